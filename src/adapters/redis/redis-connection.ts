@@ -1,0 +1,123 @@
+import { createClient, createCluster } from 'redis';
+import type { Logger } from '../../ports/logger.js';
+
+/**
+ * The Redis commands the adapters use, as one narrow interface that a single client, a
+ * Sentinel-managed client and a Cluster client all satisfy (a Cluster routes each
+ * command by its first key, so multi-key scripts keep their keys in one hash slot).
+ */
+export interface RedisCommands {
+  hSet(key: string, value: Record<string, string>): Promise<number>;
+  hGet(key: string, field: string): Promise<string | null>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hDel(key: string, fields: string[]): Promise<number>;
+  hLen(key: string): Promise<number>;
+  sAdd(key: string, members: string[]): Promise<number>;
+  sRem(key: string, members: string[]): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  zAdd(key: string, member: { score: number; value: string }): Promise<number>;
+  zRangeByScore(key: string, min: number | string, max: number | string): Promise<string[]>;
+  zRem(key: string, member: string): Promise<number>;
+  expire(key: string, seconds: number): Promise<number>;
+  del(key: string): Promise<number>;
+  set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  publish(channel: string, message: Buffer): Promise<number>;
+}
+
+/** A subscriber connection: receives raw buffers. */
+export interface RedisSubscriber {
+  subscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+}
+
+export interface RedisOptions {
+  /** `redis://host:port`; for a cluster, several comma-separated seed node URLs. */
+  url: string;
+  mode: 'single' | 'cluster';
+}
+
+export interface RedisConnections {
+  commands: RedisCommands;
+  subscriber: RedisSubscriber;
+  /** The raw clients, for Socket.IO's Redis adapter. */
+  pubClient: unknown;
+  subClient: unknown;
+  /** True while both connections are up. */
+  healthy(): boolean;
+  /** Called each time the command connection is ready again after it was lost. */
+  onReconnect(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a publisher/command connection and a separate subscriber connection. Both
+ * reconnect by themselves with capped backoff; errors are logged, never thrown at the
+ * process, and resubscription after a reconnect is the client's duty.
+ */
+export async function connectRedis(options: RedisOptions, logger: Logger): Promise<RedisConnections> {
+  const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100);
+  const urls = options.url.split(',').map((u) => u.trim()).filter(Boolean);
+  const up = { pub: false, sub: false };
+  const reconnectListeners: (() => void)[] = [];
+  let everReady = false;
+  const watch = (client: { on(event: string, fn: (arg?: unknown) => void): unknown }, name: 'pub' | 'sub') => {
+    client.on('ready', () => {
+      up[name] = true;
+      logger.info({ connection: name }, 'redis ready');
+      if (name !== 'pub') return;
+      if (everReady) for (const l of reconnectListeners) l();
+      everReady = true;
+    });
+    client.on('end', () => (up[name] = false));
+    client.on('reconnecting', () => (up[name] = false));
+    client.on('error', (err) => {
+      if (up[name]) logger.warn({ err, connection: name }, 'redis connection error');
+      up[name] = false;
+    });
+  };
+
+  if (options.mode === 'cluster') {
+    const pub = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket: { reconnectStrategy }, disableOfflineQueue: true } });
+    const sub = pub.duplicate();
+    watch(pub, 'pub');
+    watch(sub, 'sub');
+    await Promise.all([pub.connect(), sub.connect()]);
+    // A cluster client has no 'ready' event of its own once connected.
+    up.pub = up.sub = true;
+    return {
+      commands: pub as unknown as RedisCommands,
+      subscriber: {
+        subscribe: (channel, listener) => sub.sSubscribe(channel, listener, true),
+        unsubscribe: (channel) => sub.sUnsubscribe(channel),
+      },
+      pubClient: pub,
+      subClient: sub,
+      healthy: () => up.pub && up.sub,
+      onReconnect: (l) => reconnectListeners.push(l),
+      close: async () => {
+        await Promise.allSettled([sub.close(), pub.close()]);
+      },
+    };
+  }
+  // Commands fail fast while disconnected instead of queueing, so local traffic never waits on Redis.
+  const pub = createClient({ url: urls[0], socket: { reconnectStrategy }, disableOfflineQueue: true });
+  const sub = pub.duplicate();
+  watch(pub, 'pub');
+  watch(sub, 'sub');
+  await Promise.all([pub.connect(), sub.connect()]);
+  return {
+    commands: pub as unknown as RedisCommands,
+    subscriber: {
+      subscribe: (channel, listener) => sub.subscribe(channel, listener, true),
+      unsubscribe: (channel) => sub.unsubscribe(channel),
+    },
+    pubClient: pub,
+    subClient: sub,
+    healthy: () => up.pub && up.sub,
+    onReconnect: (l) => reconnectListeners.push(l),
+    close: async () => {
+      await Promise.allSettled([sub.close(), pub.close()]);
+    },
+  };
+}

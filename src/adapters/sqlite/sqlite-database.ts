@@ -1,0 +1,89 @@
+import Database from 'better-sqlite3';
+
+export type SqliteDatabase = Database.Database;
+
+/** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE conversations (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT,
+    is_public INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    direct_key TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, id)
+  );
+  CREATE UNIQUE INDEX conversations_direct ON conversations (tenant_id, direct_key) WHERE direct_key IS NOT NULL;
+  CREATE TABLE members (
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, conversation_id, user_id)
+  );
+  CREATE INDEX members_by_user ON members (tenant_id, user_id);
+  CREATE TABLE messages (
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    client_message_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    attachment BLOB,
+    reply_to TEXT,
+    created_at TEXT NOT NULL,
+    edited_at TEXT,
+    deleted_at TEXT,
+    PRIMARY KEY (tenant_id, conversation_id, seq)
+  );
+  CREATE UNIQUE INDEX messages_by_id ON messages (tenant_id, conversation_id, id);
+  CREATE UNIQUE INDEX messages_dedup ON messages (tenant_id, conversation_id, sender_id, client_message_id);
+  CREATE TABLE reactions (
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    emoji TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, conversation_id, message_id, emoji, user_id)
+  );
+  CREATE TABLE read_cursors (
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, conversation_id, user_id)
+  );
+  `,
+];
+
+/**
+ * Opens (creating if needed) the SQLite database and brings its schema up to date.
+ * WAL mode with `synchronous=NORMAL`: a committed write survives a process crash.
+ */
+export function openSqliteDatabase(file: string): SqliteDatabase {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let i = version; i < MIGRATIONS.length; i++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[i]!);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+  return db;
+}

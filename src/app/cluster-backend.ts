@@ -1,0 +1,72 @@
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { Server } from 'socket.io';
+import { MemoryClusterBus } from '../adapters/memory/memory-cluster-bus.js';
+import { MemoryConnectionRegistry } from '../adapters/memory/memory-connection-registry.js';
+import { MemoryPresenceStore } from '../adapters/memory/memory-presence-store.js';
+import { MemoryServerDirectory } from '../adapters/memory/memory-server-directory.js';
+import { RedisClusterBus } from '../adapters/redis/redis-cluster-bus.js';
+import { connectRedis } from '../adapters/redis/redis-connection.js';
+import { RedisConnectionRegistry } from '../adapters/redis/redis-connection-registry.js';
+import { RedisPresenceStore } from '../adapters/redis/redis-presence-store.js';
+import { RedisServerDirectory } from '../adapters/redis/redis-server-directory.js';
+import type { ClusterBus } from '../ports/cluster-bus.js';
+import type { ConnectionRegistry } from '../ports/connection-registry.js';
+import type { Logger } from '../ports/logger.js';
+import type { PresenceStore } from '../ports/presence-store.js';
+import type { ServerDirectory } from '../ports/server-directory.js';
+import type { Config } from './config.js';
+
+/** What joins servers into one cluster: shared registry, presence, liveness, and a bus. */
+export interface ClusterBackend {
+  registry: ConnectionRegistry;
+  presence: PresenceStore;
+  bus: ClusterBus;
+  directory: ServerDirectory;
+  /** Installs the Socket.IO adapter that carries topic broadcasts between servers. */
+  attach(io: Server): void;
+  /** Called after the backend reconnects, so the server can re-register what it holds. */
+  onReconnect(listener: () => void): void;
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** The one place that picks the cluster backend. */
+export async function createClusterBackend(config: Config, logger: Logger): Promise<ClusterBackend> {
+  const cluster = config.cluster;
+  switch (cluster.kind) {
+    case 'memory':
+      return {
+        registry: new MemoryConnectionRegistry(),
+        presence: new MemoryPresenceStore(),
+        bus: new MemoryClusterBus(),
+        directory: new MemoryServerDirectory(config.liveness.serverTtlMs),
+        attach: () => undefined,
+        onReconnect: () => undefined,
+        healthy: () => true,
+        close: async () => undefined,
+      };
+    case 'redis': {
+      const redis = await connectRedis({ url: cluster.url, mode: cluster.mode }, logger);
+      const bus = new RedisClusterBus(redis.commands, redis.subscriber, logger);
+      return {
+        registry: new RedisConnectionRegistry(redis.commands),
+        presence: new RedisPresenceStore(redis.commands),
+        bus,
+        directory: new RedisServerDirectory(redis.commands, config.liveness.serverTtlMs),
+        attach: (io) => {
+          io.adapter(cluster.mode === 'cluster' ? createShardedAdapter(redis.pubClient, redis.subClient) : createAdapter(redis.pubClient, redis.subClient));
+        },
+        onReconnect: (listener) => redis.onReconnect(listener),
+        healthy: () => redis.healthy(),
+        close: async () => {
+          await bus.close();
+          await redis.close();
+        },
+      };
+    }
+    default: {
+      const unknown: never = cluster;
+      throw new Error(`Unknown cluster backend '${JSON.stringify(unknown)}'`);
+    }
+  }
+}

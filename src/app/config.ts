@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+/** The development secret used when SWITCHBOARD_JWT_SECRET is not set. Never use it in production. */
+export const DEV_JWT_SECRET = 'switchboard-dev-secret-not-for-production';
+
+const int = (min: number) => z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' }).transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const url = z.string().url('must be a URL');
+
+const RATE_CLASSES = ['message', 'room', 'typing', 'presence', 'query'] as const;
+const rateLimits = z
+  .string()
+  .transform((s, ctx) => {
+    const out: Record<string, { perSecond: number; burst: number }> = {};
+    for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const m = /^([a-z]+)=(\d+(?:\.\d+)?)$/.exec(part);
+      if (!m || !(RATE_CLASSES as readonly string[]).includes(m[1]!) || Number(m[2]) <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected class=perSecond with class one of ${RATE_CLASSES.join(', ')} (got '${part}')` });
+        return z.NEVER;
+      }
+      out[m[1]!] = { perSecond: Number(m[2]), burst: Math.max(1, Math.ceil(Number(m[2]) * 2)) };
+    }
+    return out;
+  });
+
+/**
+ * Every setting, read from the environment. Each entry documents its default; README's
+ * configuration table mirrors this list.
+ */
+const EnvSchema = z.object({
+  PORT: int(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  SWITCHBOARD_SERVER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 letters, digits, _ . -').optional(),
+  SWITCHBOARD_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  SWITCHBOARD_JWKS_URL: url.optional(),
+  SWITCHBOARD_JWT_ISSUER: z.string().min(1).optional(),
+  SWITCHBOARD_JWT_AUDIENCE: z.string().min(1).optional(),
+  SWITCHBOARD_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  SWITCHBOARD_DATA_DIR: z.string().min(1).default('./data'),
+  SWITCHBOARD_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+  SWITCHBOARD_REDIS_URL: z.string().regex(/^rediss?:\/\/[^,\s]+(,\s*rediss?:\/\/[^,\s]+)*$/, 'must be redis://host:port (comma-separated for cluster seeds)').optional(),
+  SWITCHBOARD_REDIS_MODE: z.enum(['single', 'cluster']).default('single'),
+  SWITCHBOARD_HEARTBEAT_MS: int(100).default(5000),
+  SWITCHBOARD_SERVER_TTL_MS: int(300).default(15_000),
+  SWITCHBOARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SWITCHBOARD_TRANSPORTS: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()))
+    .pipe(z.array(z.enum(['websocket', 'polling'])).min(1))
+    .default(['websocket', 'polling']),
+  SWITCHBOARD_PING_INTERVAL_MS: int(1000).default(25_000),
+  SWITCHBOARD_PING_TIMEOUT_MS: int(1000).default(20_000),
+  SWITCHBOARD_MAX_HTTP_BUFFER_BYTES: int(1024).default(1_048_576),
+  SWITCHBOARD_MAX_EVENT_BYTES: int(256).default(65_536),
+  SWITCHBOARD_PER_MESSAGE_DEFLATE: bool.default(false),
+  SWITCHBOARD_BINARY: bool.default(true),
+  SWITCHBOARD_MAX_ATTACHMENT_BYTES: int(1).default(512 * 1024),
+  SWITCHBOARD_CORS_ORIGIN: z.string().min(1).default('*'),
+  SWITCHBOARD_MAX_CONNECTIONS_PER_USER: int(1).default(20),
+  SWITCHBOARD_RATE_LIMITS: rateLimits.default({}),
+  SWITCHBOARD_MAX_REJECTIONS: int(1).default(100),
+  SWITCHBOARD_PRESENCE_GRACE_MS: int(0).default(5000),
+  SWITCHBOARD_TYPING_THROTTLE_MS: int(0).default(3000),
+  SWITCHBOARD_TYPING_TIMEOUT_MS: int(500).default(6000),
+  SWITCHBOARD_TOKEN_WARNING_MS: int(0).default(60_000),
+  SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: int(100).default(10_000),
+}).refine((e) => e.SWITCHBOARD_SERVER_TTL_MS >= 2 * e.SWITCHBOARD_HEARTBEAT_MS, {
+  message: 'must be at least twice SWITCHBOARD_HEARTBEAT_MS',
+  path: ['SWITCHBOARD_SERVER_TTL_MS'],
+}).refine((e) => !(e.SWITCHBOARD_JWT_SECRET && e.SWITCHBOARD_JWKS_URL), {
+  message: 'set SWITCHBOARD_JWT_SECRET or SWITCHBOARD_JWKS_URL, not both',
+  path: ['SWITCHBOARD_JWT_SECRET'],
+});
+
+export type Env = z.output<typeof EnvSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  serverId: string | undefined;
+  /** True when no JWT secret or JWKS URL is set: a well-known dev secret is used. */
+  devMode: boolean;
+  auth: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  /** Undefined: a random key is generated at start and logged. */
+  apiKey: string | undefined;
+  dataDir: string;
+  /** `sqlite`: durable file in dataDir. `memory`: nothing survives a restart. */
+  store: 'sqlite' | 'memory';
+  /** `memory`: one process. `redis`: servers sharing a Redis form one cluster. */
+  cluster: { kind: 'memory' } | { kind: 'redis'; url: string; mode: 'single' | 'cluster' };
+  /** Heartbeat period and the silence after which a server counts as dead and is reaped. */
+  liveness: { heartbeatMs: number; serverTtlMs: number };
+  logLevel: Env['SWITCHBOARD_LOG_LEVEL'];
+  socket: {
+    transports: ('websocket' | 'polling')[];
+    pingIntervalMs: number;
+    pingTimeoutMs: number;
+    maxHttpBufferBytes: number;
+    perMessageDeflate: boolean;
+    corsOrigin: string;
+  };
+  limits: {
+    maxEventBytes: number;
+    allowBinary: boolean;
+    maxAttachmentBytes: number;
+    maxConnectionsPerUser: number;
+    rateLimits: Record<(typeof RATE_CLASSES)[number], { perSecond: number; burst: number }>;
+    maxRejections: number;
+  };
+  presenceGraceMs: number;
+  typing: { throttleMs: number; timeoutMs: number };
+  tokenWarningMs: number;
+  shutdownTimeoutMs: number;
+}
+
+const DEFAULT_RATES: Config['limits']['rateLimits'] = {
+  message: { perSecond: 20, burst: 40 },
+  room: { perSecond: 10, burst: 20 },
+  typing: { perSecond: 5, burst: 10 },
+  presence: { perSecond: 5, burst: 20 },
+  query: { perSecond: 20, burst: 40 },
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = EnvSchema.safeParse(present);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      const got = name in present ? ` (got '${present[name]}')` : '';
+      return `${name}: ${i.message}${got}`;
+    }));
+  }
+  const e = r.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    serverId: e.SWITCHBOARD_SERVER_ID,
+    devMode: !e.SWITCHBOARD_JWT_SECRET && !e.SWITCHBOARD_JWKS_URL,
+    auth: {
+      secret: e.SWITCHBOARD_JWKS_URL ? undefined : (e.SWITCHBOARD_JWT_SECRET ?? DEV_JWT_SECRET),
+      jwksUrl: e.SWITCHBOARD_JWKS_URL,
+      issuer: e.SWITCHBOARD_JWT_ISSUER,
+      audience: e.SWITCHBOARD_JWT_AUDIENCE,
+    },
+    apiKey: e.SWITCHBOARD_API_KEY,
+    dataDir: e.SWITCHBOARD_DATA_DIR,
+    store: e.SWITCHBOARD_STORE,
+    cluster: e.SWITCHBOARD_REDIS_URL ? { kind: 'redis', url: e.SWITCHBOARD_REDIS_URL, mode: e.SWITCHBOARD_REDIS_MODE } : { kind: 'memory' },
+    liveness: { heartbeatMs: e.SWITCHBOARD_HEARTBEAT_MS, serverTtlMs: e.SWITCHBOARD_SERVER_TTL_MS },
+    logLevel: e.SWITCHBOARD_LOG_LEVEL,
+    socket: {
+      transports: e.SWITCHBOARD_TRANSPORTS,
+      pingIntervalMs: e.SWITCHBOARD_PING_INTERVAL_MS,
+      pingTimeoutMs: e.SWITCHBOARD_PING_TIMEOUT_MS,
+      maxHttpBufferBytes: e.SWITCHBOARD_MAX_HTTP_BUFFER_BYTES,
+      perMessageDeflate: e.SWITCHBOARD_PER_MESSAGE_DEFLATE,
+      corsOrigin: e.SWITCHBOARD_CORS_ORIGIN,
+    },
+    limits: {
+      maxEventBytes: e.SWITCHBOARD_MAX_EVENT_BYTES,
+      allowBinary: e.SWITCHBOARD_BINARY,
+      maxAttachmentBytes: e.SWITCHBOARD_MAX_ATTACHMENT_BYTES,
+      maxConnectionsPerUser: e.SWITCHBOARD_MAX_CONNECTIONS_PER_USER,
+      rateLimits: { ...DEFAULT_RATES, ...e.SWITCHBOARD_RATE_LIMITS },
+      maxRejections: e.SWITCHBOARD_MAX_REJECTIONS,
+    },
+    presenceGraceMs: e.SWITCHBOARD_PRESENCE_GRACE_MS,
+    typing: { throttleMs: e.SWITCHBOARD_TYPING_THROTTLE_MS, timeoutMs: e.SWITCHBOARD_TYPING_TIMEOUT_MS },
+    tokenWarningMs: e.SWITCHBOARD_TOKEN_WARNING_MS,
+    shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { SwitchboardError } from '../domain/errors.js';
+import { asServerId, asSocketId } from '../domain/ids.js';
+import { ServerApi } from '../core/api/server-api.js';
+import { TrafficStats } from '../core/api/traffic-stats.js';
+import { ConversationService } from '../core/conversations/conversation-service.js';
+import { MessageService } from '../core/messages/message-service.js';
+import { PresenceService } from '../core/presence/presence-service.js';
+import { EnvelopeFactory } from '../core/routing/envelopes.js';
+import { Router } from '../core/routing/router.js';
+import { SessionService } from '../core/sessions/session-service.js';
+import { TypingService } from '../core/typing/typing-service.js';
+import { ServerLiveness } from '../core/cluster/server-liveness.js';
+import { LocalConnections } from '../core/routing/local-connections.js';
+import { createJoseTokenVerifier } from '../adapters/jose/jose-token-verifier.js';
+import { mintToken } from '../adapters/jose/mint-token.js';
+import { MemoryConversationStore } from '../adapters/memory/memory-conversation-store.js';
+import { MemoryMessageStore } from '../adapters/memory/memory-message-store.js';
+import { openSqliteDatabase } from '../adapters/sqlite/sqlite-database.js';
+import { SqliteConversationStore } from '../adapters/sqlite/sqlite-conversation-store.js';
+import { SqliteMessageStore } from '../adapters/sqlite/sqlite-message-store.js';
+import { systemClock } from '../adapters/system/system-clock.js';
+import { createUlidGenerator } from '../adapters/system/ulid-generator.js';
+import type { ConversationStore } from '../ports/conversation-store.js';
+import type { MessageStore } from '../ports/message-store.js';
+import { registerDemoRoutes } from '../transport/http/demo-routes.js';
+import { registerHttpApi, type HealthReport } from '../transport/http/http-api.js';
+import { createEventRegistry } from '../transport/socketio/event-registry.js';
+import { attachDispatcher } from '../transport/socketio/event-dispatcher.js';
+import { SocketIoDelivery } from '../transport/socketio/socket-io-delivery.js';
+import { createSocketServer, handshakeMiddleware } from '../transport/socketio/socket-server.js';
+import { createClusterBackend } from './cluster-backend.js';
+import type { Config } from './config.js';
+
+export interface Switchboard {
+  /** Listens on the configured host and port; resolves with the bound port. */
+  start(): Promise<number>;
+  /** Graceful stop: refuse new connections, tell clients to reconnect elsewhere, flush, close — under the shutdown timeout. */
+  stop(): Promise<void>;
+  readonly serverId: string;
+  readonly apiKey: string;
+  readonly logger: PinoLogger;
+}
+
+interface Stores {
+  conversations: ConversationStore;
+  messages: MessageStore;
+  close(): void;
+}
+
+/** The one place that knows which backend implements each port. */
+function createStores(config: Config): Stores {
+  switch (config.store) {
+    case 'sqlite': {
+      mkdirSync(config.dataDir, { recursive: true });
+      const db = openSqliteDatabase(join(config.dataDir, 'switchboard.db'));
+      return { conversations: new SqliteConversationStore(db), messages: new SqliteMessageStore(db), close: () => db.close() };
+    }
+    case 'memory':
+      return { conversations: new MemoryConversationStore(), messages: new MemoryMessageStore(), close: () => undefined };
+    default: {
+      const unknown: never = config.store;
+      throw new Error(`Unknown store '${String(unknown)}'`);
+    }
+  }
+}
+
+/** Composes a Switchboard server from configuration (connecting to Redis when configured). */
+export async function createSwitchboard(config: Config, options: { logger?: PinoLogger } = {}): Promise<Switchboard> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'switchboard' } });
+  const serverId = asServerId(config.serverId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`);
+  const apiKey = config.apiKey ?? randomBytes(24).toString('base64url');
+  const clock = systemClock;
+  const ids = createUlidGenerator();
+  const envelopes = new EnvelopeFactory(ids, clock);
+  const stats = new TrafficStats(clock);
+  const stores = createStores(config);
+  const cluster = await createClusterBackend(config, logger);
+  const local = new LocalConnections();
+  const verifier = createJoseTokenVerifier(config.auth);
+
+  const http = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => ids.next(),
+    bodyLimit: config.socket.maxHttpBufferBytes,
+  });
+  const io = createSocketServer(http.server, config.socket);
+  cluster.attach(io);
+  const delivery = new SocketIoDelivery(io, envelopes);
+  const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats);
+  const conversations = new ConversationService(stores.conversations, stores.messages, router, envelopes, ids, clock);
+  const messages = new MessageService(stores.messages, conversations, router, envelopes, ids, clock, {
+    allowBinary: config.limits.allowBinary,
+    maxAttachmentBytes: config.limits.maxAttachmentBytes,
+  });
+  const typing = new TypingService(conversations, router, envelopes, clock, config.typing);
+  messages.onSent((by, conversationId) => typing.messageSent(by, conversationId));
+  const presence = new PresenceService(cluster.presence, router, delivery, envelopes, clock, logger, {
+    graceMs: config.presenceGraceMs,
+    maxSubscriptionsPerSocket: 1000,
+  });
+  const sessions = new SessionService(serverId, cluster.registry, local, presence, delivery, envelopes, clock, logger, {
+    maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    expiryWarningMs: config.tokenWarningMs,
+  });
+  const api = new ServerApi(router, envelopes, conversations, messages, presence, sessions, stats, {
+    memoryUsage: () => {
+      const m = process.memoryUsage();
+      return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external };
+    },
+    roomCount: () => io.of('/').adapter.rooms.size - io.of('/').sockets.size,
+  }, clock);
+  const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, { heartbeatMs: config.liveness.heartbeatMs });
+  cluster.onReconnect(() => {
+    sessions.reannounce().then(
+      (n) => logger.info({ sessions: n }, 'cluster backend is back; local sessions registered again'),
+      (err: unknown) => logger.warn({ err }, 'could not register local sessions again'),
+    );
+  });
+  const core = { conversations, messages, typing, presence, sessions, verifier };
+  const eventRegistry = createEventRegistry({ typingThrottleMs: config.typing.throttleMs });
+
+  let accepting = false;
+  io.use(handshakeMiddleware({
+    verify: (t) => verifier.verify(t),
+    admit: (t, u) => sessions.admit(t, u),
+    accepting: () => accepting,
+    clock,
+    logger,
+  }));
+  io.on('connection', (socket) => {
+    attachDispatcher(socket, {
+      registry: eventRegistry, core, delivery, envelopes, stats, clock, logger,
+      options: { maxEventBytes: config.limits.maxEventBytes, rateLimits: config.limits.rateLimits, maxRejections: config.limits.maxRejections },
+    });
+    const info = socket.data.session;
+    socket.on('disconnect', () => {
+      sessions.close(info.socketId).catch((err: unknown) => logger.warn({ err, socketId: socket.id }, 'session close failed'));
+    });
+    sessions.open(info).then(
+      () => {
+        const env = envelopes.create(info.tenantId, 'event', 'session:ready', {
+          socketId: info.socketId,
+          serverId,
+          tenantId: info.tenantId,
+          userId: info.userId,
+          deviceId: info.deviceId,
+          expiresAt: info.expiresAt,
+          limits: { maxEventBytes: config.limits.maxEventBytes, maxAttachmentBytes: config.limits.allowBinary ? config.limits.maxAttachmentBytes : 0 },
+        });
+        socket.emit('session:ready', env);
+      },
+      (err: unknown) => {
+        logger.error({ err, socketId: socket.id }, 'session open failed');
+        socket.disconnect(true);
+      },
+    );
+  });
+
+  const health = (): HealthReport => {
+    const clusterUp = cluster.healthy();
+    return {
+      live: true,
+      ready: accepting && clusterUp,
+      checks: { socket: accepting ? 'ok' : 'draining', store: 'ok', cluster: clusterUp ? 'ok' : 'down' },
+    };
+  };
+  registerHttpApi(http, { api, apiKey, health, clock });
+  registerDemoRoutes(http, {
+    pagePath: new URL('../../public/index.html', import.meta.url),
+    mintToken: config.devMode && config.auth.secret
+      ? (c) => mintToken({ secret: config.auth.secret!, user: c.user, tenant: c.tenant, device: c.device })
+      : undefined,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = async (): Promise<void> => {
+    accepting = false;
+    const all = [...io.of('/').sockets.keys()].map(asSocketId);
+    delivery.disconnect(all, 'SERVER_SHUTDOWN');
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await presence.flush();
+    typing.close();
+    await liveness.stop();
+    await cluster.close();
+    stores.close();
+  };
+
+  return {
+    serverId,
+    apiKey,
+    logger,
+    async start() {
+      await router.start();
+      await liveness.start();
+      await http.listen({ port: config.port, host: config.host });
+      accepting = true;
+      const address = http.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      logger.info({ port, serverId, store: config.store }, 'switchboard listening');
+      return port;
+    },
+    stop() {
+      stopping ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new SwitchboardError('UNAVAILABLE', 'shutdown timed out')), config.shutdownTimeoutMs);
+        });
+        try {
+          await Promise.race([shutdown(), deadline]);
+        } finally {
+          clearTimeout(timer);
+          await http.close().catch(() => undefined);
+        }
+      })();
+      return stopping;
+    },
+  };
+}

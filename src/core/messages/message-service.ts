@@ -1,0 +1,173 @@
+import { SwitchboardError } from '../../domain/errors.js';
+import { asConversationId, asMessageId, type ConversationId, type MessageId, type Seq, type SocketId } from '../../domain/ids.js';
+import type { Message, Principal } from '../../domain/model.js';
+import type { MessageEditInput, MessageHistoryInput, MessageReactInput, MessageSendInput } from '../../domain/protocol/schemas.js';
+import type { MessageStore } from '../../ports/message-store.js';
+import type { Clock, IdGenerator } from '../../ports/system.js';
+import type { ConversationService } from '../conversations/conversation-service.js';
+import type { EnvelopeFactory } from '../routing/envelopes.js';
+import type { Router } from '../routing/router.js';
+import { toWireMessage, type WireMessage } from './wire.js';
+
+export interface MessageServiceOptions {
+  /** Whether messages may carry a binary attachment. */
+  allowBinary: boolean;
+  /** Largest binary attachment in bytes. */
+  maxAttachmentBytes: number;
+}
+
+export interface HistoryPage {
+  messages: WireMessage[];
+  /** True when older (or, with `after`, newer) messages exist beyond this page. */
+  hasMore: boolean;
+}
+
+/** Called after a message is accepted, e.g. to stop the sender's typing indicator. */
+export type SentListener = (by: Principal, conversationId: ConversationId) => void;
+
+/** Send, edit, delete, react, read receipts and history. */
+export class MessageService {
+  private readonly sentListeners: SentListener[] = [];
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly conversations: ConversationService,
+    private readonly router: Router,
+    private readonly envelopes: EnvelopeFactory,
+    private readonly ids: IdGenerator,
+    private readonly clock: Clock,
+    private readonly options: MessageServiceOptions,
+  ) {}
+
+  onSent(listener: SentListener): void {
+    this.sentListeners.push(listener);
+  }
+
+  /**
+   * Stores the message with the next sequence number and delivers `message:new` to
+   * every device of every member except the sending socket. A repeat of the same
+   * clientMessageId stores and delivers nothing and returns the first result.
+   */
+  async send(by: Principal, input: MessageSendInput, socketId?: SocketId): Promise<{ message: WireMessage; duplicate: boolean }> {
+    const conversationId = asConversationId(input.conversationId);
+    const { conversation, member } = await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    if (conversation.type === 'channel' && member.role === 'member') {
+      throw new SwitchboardError('FORBIDDEN', 'Only owners and admins post in a channel', { conversationId });
+    }
+    if (input.attachment) {
+      if (!this.options.allowBinary) throw new SwitchboardError('VALIDATION_FAILED', 'Binary attachments are disabled on this server', [{ field: 'attachment', message: 'binary payloads are disabled' }]);
+      if (input.attachment.byteLength > this.options.maxAttachmentBytes) {
+        throw new SwitchboardError('PAYLOAD_TOO_LARGE', `Attachments are limited to ${this.options.maxAttachmentBytes} bytes`, { limit: this.options.maxAttachmentBytes });
+      }
+    }
+    if (input.replyTo !== undefined && !(await this.store.get(by.tenantId, conversationId, asMessageId(input.replyTo)))) {
+      throw new SwitchboardError('NOT_FOUND', 'The message replied to does not exist', { messageId: input.replyTo });
+    }
+    const { message, duplicate } = await this.store.append({
+      tenantId: by.tenantId,
+      conversationId,
+      id: asMessageId(this.ids.next()),
+      senderId: by.userId,
+      clientMessageId: input.clientMessageId,
+      type: input.type,
+      content: input.content,
+      metadata: input.metadata ?? {},
+      attachment: input.attachment ?? null,
+      replyTo: input.replyTo === undefined ? null : asMessageId(input.replyTo),
+      createdAt: new Date(this.clock.now()).toISOString(),
+    });
+    const wire = toWireMessage(message);
+    if (!duplicate) {
+      for (const l of this.sentListeners) l(by, conversationId);
+      await this.deliver(by, conversationId, 'message', 'message:new', wire, socketId);
+    }
+    return { message: wire, duplicate };
+  }
+
+  async edit(by: Principal, input: MessageEditInput, socketId?: SocketId): Promise<WireMessage> {
+    const { conversationId, message } = await this.authorOnly(by, input.conversationId, input.messageId, 'edit');
+    const edited = await this.store.edit(by.tenantId, conversationId, message.id, input.content, input.metadata, this.nowIso());
+    if (!edited) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: message.id });
+    const wire = toWireMessage(edited);
+    await this.deliver(by, conversationId, 'message', 'message:updated', wire, socketId);
+    return wire;
+  }
+
+  async delete(by: Principal, input: { conversationId: string; messageId: string }, socketId?: SocketId): Promise<{ conversationId: ConversationId; messageId: MessageId; seq: Seq; deletedAt: string }> {
+    const { conversationId, message } = await this.authorOnly(by, input.conversationId, input.messageId, 'delete');
+    const deleted = await this.store.markDeleted(by.tenantId, conversationId, message.id, this.nowIso());
+    if (!deleted?.deletedAt) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: message.id });
+    const data = { conversationId, messageId: deleted.id, seq: deleted.seq, deletedAt: deleted.deletedAt };
+    await this.deliver(by, conversationId, 'event', 'message:deleted', data, socketId);
+    return data;
+  }
+
+  async react(by: Principal, input: MessageReactInput, socketId?: SocketId) {
+    const conversationId = asConversationId(input.conversationId);
+    await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    const message = await this.liveMessage(by, conversationId, input.messageId);
+    const updated = await this.store.react(by.tenantId, conversationId, message.id, by.userId, input.emoji, input.op, this.nowIso());
+    if (!updated) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: message.id });
+    const data = { conversationId, messageId: updated.id, seq: updated.seq, userId: by.userId, emoji: input.emoji, op: input.op, reactions: updated.reactions };
+    await this.deliver(by, conversationId, 'event', 'message:reaction', data, socketId);
+    return data;
+  }
+
+  /**
+   * Moves the reader's cursor forward to `seq` (clamped to the newest message) and sends
+   * a `message:read` receipt to the senders of the newly read messages and to the
+   * reader's other devices.
+   */
+  async read(by: Principal, input: { conversationId: string; seq: Seq }, socketId?: SocketId): Promise<{ conversationId: ConversationId; seq: Seq }> {
+    const conversationId = asConversationId(input.conversationId);
+    await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    const last = (await this.store.lastSeqs(by.tenantId, [conversationId])).get(conversationId) ?? 0;
+    const at = this.nowIso();
+    const { previous, current } = await this.store.advanceReadCursor(by.tenantId, conversationId, by.userId, Math.min(input.seq, last), at);
+    if (current > previous) {
+      const senders = (await this.store.sendersBetween(by.tenantId, conversationId, previous, current)).filter((u) => u !== by.userId);
+      const env = this.envelopes.create(by.tenantId, 'event', 'message:read', { conversationId, userId: by.userId, seq: current, readAt: at });
+      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId });
+    }
+    return { conversationId, seq: current };
+  }
+
+  async history(by: Principal, input: MessageHistoryInput): Promise<HistoryPage> {
+    const conversationId = asConversationId(input.conversationId);
+    await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    return this.page(by.tenantId, conversationId, input);
+  }
+
+  /** History without a membership check, for the trusted backend. */
+  async page(tenantId: Principal['tenantId'], conversationId: ConversationId, q: { before?: Seq; after?: Seq; limit: number }): Promise<HistoryPage> {
+    const rows = await this.store.page(tenantId, conversationId, { before: q.before, after: q.after, limit: q.limit + 1 });
+    const hasMore = rows.length > q.limit;
+    // The store returns ascending order; the extra row sits on the far side of the page.
+    const page = hasMore ? (q.after !== undefined ? rows.slice(0, q.limit) : rows.slice(1)) : rows;
+    return { messages: page.map(toWireMessage), hasMore };
+  }
+
+  private async authorOnly(by: Principal, conversationIdRaw: string, messageIdRaw: string, what: string): Promise<{ conversationId: ConversationId; message: Message }> {
+    const conversationId = asConversationId(conversationIdRaw);
+    await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    const message = await this.liveMessage(by, conversationId, messageIdRaw);
+    if (message.senderId !== by.userId) throw new SwitchboardError('FORBIDDEN', `Only the author can ${what} a message`, { messageId: message.id });
+    return { conversationId, message };
+  }
+
+  private async liveMessage(by: Principal, conversationId: ConversationId, messageIdRaw: string): Promise<Message> {
+    const message = await this.store.get(by.tenantId, conversationId, asMessageId(messageIdRaw));
+    if (!message) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: messageIdRaw });
+    if (message.deletedAt) throw new SwitchboardError('CONFLICT', 'The message was deleted', { messageId: messageIdRaw });
+    return message;
+  }
+
+  private async deliver(by: Principal, conversationId: ConversationId, type: 'message' | 'event', action: string, data: unknown, socketId?: SocketId): Promise<void> {
+    const env = this.envelopes.create(by.tenantId, type, action, data);
+    await this.router.toUsers(by.tenantId, await this.conversations.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId });
+  }
+
+  private nowIso(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+}

@@ -1,0 +1,158 @@
+import { SwitchboardError } from '../../domain/errors.js';
+import type { ServerId, SocketId, TenantId, UserId } from '../../domain/ids.js';
+import type { Principal } from '../../domain/model.js';
+import type { ConnectionRegistry, SocketConnection } from '../../ports/connection-registry.js';
+import type { LocalDelivery } from '../../ports/local-delivery.js';
+import type { Logger } from '../../ports/logger.js';
+import type { Clock } from '../../ports/system.js';
+import type { TokenClaims } from '../../ports/token-verifier.js';
+import type { PresenceService } from '../presence/presence-service.js';
+import type { EnvelopeFactory } from '../routing/envelopes.js';
+import type { LocalConnections } from '../routing/local-connections.js';
+import { tenantTopic } from '../routing/topics.js';
+
+/** What the server keeps about each connection (seed 002 `UserConnection`). */
+export interface SessionInfo extends Principal {
+  socketId: SocketId;
+  userAgent: string;
+  ip: string;
+  transport: string;
+  connectedAt: string;
+  expiresAt: number | null;
+}
+
+export interface SessionOptions {
+  /** Connections one user may hold across all devices. */
+  maxConnectionsPerUser: number;
+  /** How long before token expiry the client is sent `auth:expiring`. */
+  expiryWarningMs: number;
+}
+
+// setTimeout holds at most 2^31-1 ms; longer expiries are re-armed when that fires.
+const MAX_TIMER_MS = 2_147_483_647;
+
+interface Session {
+  info: SessionInfo;
+  timers: NodeJS.Timeout[];
+}
+
+/** Connection lifecycle: registration, tenant topic, presence, token expiry and refresh. */
+export class SessionService {
+  private readonly sessions = new Map<SocketId, Session>();
+
+  constructor(
+    private readonly serverId: ServerId,
+    private readonly registry: ConnectionRegistry,
+    private readonly local: LocalConnections,
+    private readonly presence: PresenceService,
+    private readonly delivery: LocalDelivery,
+    private readonly envelopes: EnvelopeFactory,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: SessionOptions,
+  ) {}
+
+  /** Refuses a new connection when the user already holds the maximum. */
+  async admit(tenantId: TenantId, userId: UserId): Promise<void> {
+    const existing = await this.registry.connectionsOf(tenantId, [userId]);
+    if (existing.length >= this.options.maxConnectionsPerUser) {
+      throw new SwitchboardError('TOO_MANY_CONNECTIONS', `A user may hold at most ${this.options.maxConnectionsPerUser} connections`, { limit: this.options.maxConnectionsPerUser });
+    }
+  }
+
+  async open(info: SessionInfo): Promise<void> {
+    const session: Session = { info, timers: [] };
+    this.sessions.set(info.socketId, session);
+    this.local.add(this.connectionOf(info));
+    this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
+    this.armExpiry(session);
+    // Without the shared registry the socket still works locally; it is announced again when the backend is back.
+    await this.announce(info).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));
+  }
+
+  /**
+   * Registers every local session again (after the shared registry lost them, e.g. a Redis
+   * restart). Registration is idempotent, so sessions that survived are unaffected.
+   */
+  async reannounce(): Promise<number> {
+    const all = [...this.sessions.values()];
+    for (const s of all) await this.announce(s.info);
+    return all.length;
+  }
+
+  /** Accepts a fresh token for the same user and tenant and moves the expiry. */
+  refresh(socketId: SocketId, claims: TokenClaims): { expiresAt: number | null } {
+    const session = this.sessions.get(socketId);
+    if (!session) throw new SwitchboardError('UNAVAILABLE', 'The session is closing');
+    if (claims.tenantId !== session.info.tenantId || claims.userId !== session.info.userId) throw new SwitchboardError('AUTH_MISMATCH');
+    session.info.expiresAt = claims.expiresAt;
+    this.armExpiry(session);
+    return { expiresAt: claims.expiresAt };
+  }
+
+  async close(socketId: SocketId): Promise<void> {
+    const session = this.sessions.get(socketId);
+    if (!session) return;
+    this.sessions.delete(socketId);
+    for (const t of session.timers) clearTimeout(t);
+    const { info } = session;
+    const connection = this.connectionOf(info);
+    this.local.remove(connection);
+    this.presence.disconnected(info, socketId);
+    await this.registry.unregister(connection);
+  }
+
+  get(socketId: SocketId): SessionInfo | undefined {
+    return this.sessions.get(socketId)?.info;
+  }
+
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map((s) => s.info);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  private async announce(info: SessionInfo): Promise<void> {
+    await this.registry.register(this.connectionOf(info));
+    await this.presence.connected(info, info.socketId);
+  }
+
+  private connectionOf(info: SessionInfo): SocketConnection {
+    return {
+      socketId: info.socketId,
+      serverId: this.serverId,
+      tenantId: info.tenantId,
+      userId: info.userId,
+      deviceId: info.deviceId,
+      connectedAt: info.connectedAt,
+    };
+  }
+
+  private armExpiry(session: Session): void {
+    for (const t of session.timers) clearTimeout(t);
+    session.timers = [];
+    const { expiresAt, socketId, tenantId } = session.info;
+    if (expiresAt === null) return;
+    const untilExpiry = expiresAt - this.clock.now();
+    const untilWarning = untilExpiry - this.options.expiryWarningMs;
+    if (untilWarning > 0 && untilWarning <= MAX_TIMER_MS) {
+      session.timers.push(
+        setTimeout(() => {
+          this.delivery.emit([socketId], this.envelopes.create(tenantId, 'event', 'auth:expiring', { expiresAt }));
+        }, untilWarning),
+      );
+    }
+    session.timers.push(
+      setTimeout(() => {
+        if (this.clock.now() < expiresAt) {
+          this.armExpiry(session);
+          return;
+        }
+        this.logger.info({ socketId, userId: session.info.userId }, 'token expired; disconnecting');
+        this.delivery.disconnect([socketId], 'TOKEN_EXPIRED');
+      }, Math.max(0, Math.min(untilExpiry, MAX_TIMER_MS))),
+    );
+  }
+}

@@ -1,0 +1,22 @@
+import type { SocketId } from '../domain/ids.js';
+import type { DisconnectCode } from '../domain/disconnect.js';
+import type { Envelope } from '../domain/protocol/envelope.js';
+
+export interface EmitOptions {
+  /** At-most-once: may be dropped when the socket is not writable (typing, cursors). */
+  volatile?: boolean;
+}
+
+/**
+ * Emits to sockets held by this server and to topics (named groups of sockets).
+ * Implemented by the transport. Emission to many sockets encodes the envelope once.
+ */
+export interface LocalDelivery {
+  emit(socketIds: readonly SocketId[], envelope: Envelope, options?: EmitOptions): void;
+  /** Emits to every socket that joined the topic. */
+  emitToTopic(topic: string, envelope: Envelope, options?: EmitOptions): void;
+  join(socketId: SocketId, topics: readonly string[]): void;
+  leave(socketId: SocketId, topics: readonly string[]): void;
+  /** Tells the sockets why (the `session:disconnect` event), then closes them. */
+  disconnect(socketIds: readonly SocketId[], code: DisconnectCode): void;
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { io } from 'socket.io-client';
+import { closeClients, connect, connectError, fails, next, ok, SECRET, startServer, token, type TestServer } from '../helpers/harness.js';
+import { mintToken } from '../../src/adapters/jose/mint-token.js';
+import { SignJWT } from 'jose';
+
+describe('handshake and session', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startServer({ SWITCHBOARD_MAX_CONNECTIONS_PER_USER: '3', SWITCHBOARD_TOKEN_WARNING_MS: '1000' });
+  });
+  after(async () => {
+    closeClients();
+    await server.dispose();
+  });
+
+  it('accepts a valid token and says who the session is', async () => {
+    const socket = io(server.url, { auth: { token: await token('alice', 'acme', { device: 'phone' }), v: 1 }, transports: ['websocket'], reconnection: false, forceNew: true });
+    const ready = await new Promise<{ payload: { data: Record<string, unknown> } }>((resolve) => socket.once('session:ready', resolve));
+    assert.equal(ready.payload.data.userId, 'alice');
+    assert.equal(ready.payload.data.tenantId, 'acme');
+    assert.equal(ready.payload.data.deviceId, 'phone');
+    assert.equal(ready.payload.data.socketId, socket.id);
+    assert.equal(typeof ready.payload.data.expiresAt, 'number');
+    socket.close();
+  });
+
+  it('refuses a missing, forged, expired or incomplete token with a documented code', async () => {
+    assert.equal((await connectError(server, {})).data?.code, 'AUTH_REQUIRED');
+    assert.equal((await connectError(server, { token: 'not-a-jwt' })).data?.code, 'AUTH_INVALID');
+    const forged = await mintToken({ secret: 'another-secret-0123456789', user: 'alice', tenant: 'acme' });
+    assert.equal((await connectError(server, { token: forged })).data?.code, 'AUTH_INVALID');
+    const expired = await new SignJWT({ tid: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(SECRET));
+    const err = await connectError(server, { token: expired });
+    assert.equal(err.data?.code, 'AUTH_EXPIRED');
+    assert.equal(err.message, 'The access token has expired');
+    const noTenant = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    assert.equal((await connectError(server, { token: noTenant })).data?.code, 'AUTH_INVALID');
+    const badUser = await new SignJWT({ tid: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setSubject('has space').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    assert.equal((await connectError(server, { token: badUser })).data?.code, 'AUTH_INVALID');
+  });
+
+  it('refuses an unsupported protocol version', async () => {
+    const err = await connectError(server, { token: await token('alice'), v: 99 });
+    assert.equal(err.data?.code, 'PROTOCOL_UNSUPPORTED');
+    assert.deepEqual((err.data?.details as { supported: number[] }).supported, [1]);
+  });
+
+  it('limits connections per user', async () => {
+    await Promise.all([1, 2, 3].map((i) => connect(server, 'busy', { device: `d${i}` })));
+    const err = await connectError(server, { token: await token('busy') });
+    assert.equal(err.data?.code, 'TOO_MANY_CONNECTIONS');
+  });
+
+  it('falls back to long-polling', async () => {
+    const socket = await connect(server, 'poller', { transports: ['polling'] });
+    assert.equal(socket.io.engine.transport.name, 'polling');
+    const room = await ok<{ conversation: { id: string } }>(socket, 'room:create', { type: 'group', members: ['alice'], name: 'polling works' });
+    assert.ok(room.conversation.id);
+  });
+
+  it('accepts a fresh token for the same user, and refuses one for someone else', async () => {
+    const socket = await connect(server, 'refresher', { ttlSeconds: 600 });
+    const fresh = await ok<{ expiresAt: number }>(socket, 'auth:refresh', { token: await token('refresher', 'acme', { ttlSeconds: 7200 }) });
+    assert.ok(fresh.expiresAt > Date.now() + 3600_000);
+    assert.equal((await fails(socket, 'auth:refresh', { token: await token('mallory') })).code, 'AUTH_MISMATCH');
+    assert.equal((await fails(socket, 'auth:refresh', { token: await token('refresher', 'other-tenant') })).code, 'AUTH_MISMATCH');
+    assert.equal((await fails(socket, 'auth:refresh', { token: 'garbage' })).code, 'AUTH_INVALID');
+    await ok(socket, 'room:list', {});
+  });
+
+  it('warns before the token expires and disconnects with TOKEN_EXPIRED without a refresh', async () => {
+    const socket = await connect(server, 'shortlived', { ttlSeconds: 2 });
+    const expiring = await next<{ expiresAt: number }>(socket, 'auth:expiring', () => true, 3000);
+    assert.ok(expiring.payload.data.expiresAt > Date.now());
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+    const notice = await next<{ code: string; reconnect: boolean }>(socket, 'session:disconnect', () => true, 4000);
+    assert.equal(notice.payload.data.code, 'TOKEN_EXPIRED');
+    assert.equal(notice.payload.data.reconnect, true);
+    assert.equal(await closed, 'io server disconnect');
+  });
+
+  it('keeps a refreshed session open past the first expiry', async () => {
+    const socket = await connect(server, 'kept', { ttlSeconds: 2 });
+    await next(socket, 'auth:expiring', () => true, 3000);
+    await ok(socket, 'auth:refresh', { token: await token('kept', 'acme', { ttlSeconds: 3600 }) });
+    const longer = await connect(server, 'witness', { ttlSeconds: 2 });
+    // The witness's token expires at the same moment the first one would have.
+    await next(longer, 'session:disconnect', () => true, 4000);
+    assert.equal(socket.connected, true);
+    await ok(socket, 'room:list', {});
+  });
+});
