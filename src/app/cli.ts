@@ -1,15 +1,42 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { mintToken } from '../adapters/jose/mint-token.js';
 import { ConfigError, DEV_JWT_SECRET, loadConfig, type Config } from './config.js';
 import { createSwitchboard } from './switchboard.js';
+import { runSupervisor, WORKER_READY } from './workers.js';
 
 const USAGE = `Usage:
-  switchboard server                       start the server (configuration from the environment; see README)
+  switchboard server [--workers [N]]       start the server (configuration from the environment; see README);
+                                           --workers: N processes behind one port (default: one per core; needs Redis)
   switchboard token --user ID --tenant ID [--device ID] [--ttl SECONDS]
                                            mint an HS256 access token with SWITCHBOARD_JWT_SECRET (or the dev secret)`;
 
-async function runServer(config: Config): Promise<void> {
+/** A wrong command line: printed with exit code 2. */
+class UsageError extends Error {}
+
+/** `--workers [N]`: N processes behind one port (default: one per core); absent: one process. */
+function workerCount(args: string[]): number {
+  const at = args.indexOf('--workers');
+  if (at === -1) return 1;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers must be a whole number from 1 to 64, got '${value}'`);
+  return n;
+}
+
+async function runServer(args: string[], config: Config): Promise<void> {
+  if (cluster.isWorker) return runWorker(config);
+  const workers = workerCount(args);
+  if (workers > 1) {
+    if (config.cluster.kind !== 'redis') throw new UsageError('--workers needs SWITCHBOARD_REDIS_URL: the workers join into one cluster over Redis');
+    if (config.store === 'memory') throw new UsageError('--workers needs a shared store: use SWITCHBOARD_STORE=sqlite (the default)');
+    runSupervisor({ workers, config, logger: pino({ level: config.logLevel, base: { service: 'switchboard', role: 'primary' } }) });
+    return;
+  }
   const app = await createSwitchboard(config);
   const { logger } = app;
   const port = await app.start();
@@ -41,6 +68,26 @@ async function runServer(config: Config): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
+/** A worker of `--workers`: a full server that takes its connections from the primary. */
+async function runWorker(config: Config): Promise<void> {
+  const app = await createSwitchboard(config);
+  const { logger } = app;
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  // The primary turns SIGINT into SIGTERM for every worker; Ctrl-C reaches the whole group.
+  process.on('SIGINT', () => undefined);
+  process.once('SIGTERM', () => {
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown did not finish cleanly');
+        process.exit(1);
+      },
+    );
+  });
+  await app.start({ worker: true });
+  process.send?.(WORKER_READY);
+}
+
 async function runToken(args: string[], config: Config): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -68,7 +115,7 @@ async function main(): Promise<void> {
   }
   switch (command) {
     case 'server':
-      return runServer(config);
+      return runServer(rest, config);
     case 'token':
       return runToken(rest, config);
     default:
@@ -79,5 +126,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

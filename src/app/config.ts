@@ -64,6 +64,10 @@ const EnvSchema = z.object({
   SWITCHBOARD_TYPING_TIMEOUT_MS: int(500).default(6000),
   SWITCHBOARD_TOKEN_WARNING_MS: int(0).default(60_000),
   SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: int(100).default(10_000),
+  SWITCHBOARD_DRAIN_WINDOW_MS: int(0).default(5000),
+}).refine((e) => e.SWITCHBOARD_DRAIN_WINDOW_MS < e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS, {
+  message: 'must be shorter than SWITCHBOARD_SHUTDOWN_TIMEOUT_MS',
+  path: ['SWITCHBOARD_DRAIN_WINDOW_MS'],
 }).refine((e) => e.SWITCHBOARD_SERVER_TTL_MS >= 2 * e.SWITCHBOARD_HEARTBEAT_MS, {
   message: 'must be at least twice SWITCHBOARD_HEARTBEAT_MS',
   path: ['SWITCHBOARD_SERVER_TTL_MS'],
@@ -111,6 +115,8 @@ export interface Config {
   typing: { throttleMs: number; timeoutMs: number };
   tokenWarningMs: number;
   shutdownTimeoutMs: number;
+  /** On shutdown, connections are closed in jittered batches spread over this window. */
+  drainWindowMs: number;
 }
 
 const DEFAULT_RATES: Config['limits']['rateLimits'] = {
@@ -177,5 +183,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     typing: { throttleMs: e.SWITCHBOARD_TYPING_THROTTLE_MS, timeoutMs: e.SWITCHBOARD_TYPING_TIMEOUT_MS },
     tokenWarningMs: e.SWITCHBOARD_TOKEN_WARNING_MS,
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
+    drainWindowMs: e.SWITCHBOARD_DRAIN_WINDOW_MS,
   };
 }

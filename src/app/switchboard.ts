@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setupWorker } from '@socket.io/sticky';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { SwitchboardError } from '../domain/errors.js';
@@ -17,6 +18,7 @@ import { SessionService } from '../core/sessions/session-service.js';
 import { TypingService } from '../core/typing/typing-service.js';
 import { ServerLiveness } from '../core/cluster/server-liveness.js';
 import { LocalConnections } from '../core/routing/local-connections.js';
+import { planDrain, runDrain } from '../core/sessions/drain.js';
 import { createJoseTokenVerifier } from '../adapters/jose/jose-token-verifier.js';
 import { mintToken } from '../adapters/jose/mint-token.js';
 import { MemoryConversationStore } from '../adapters/memory/memory-conversation-store.js';
@@ -38,8 +40,11 @@ import { createClusterBackend } from './cluster-backend.js';
 import type { Config } from './config.js';
 
 export interface Switchboard {
-  /** Listens on the configured host and port; resolves with the bound port. */
-  start(): Promise<number>;
+  /**
+   * Listens on the configured host and port and resolves with the bound port; as a worker of
+   * `--workers` it listens on nothing and takes the connections its primary hands over.
+   */
+  start(options?: { worker?: boolean }): Promise<number>;
   /** Graceful stop: refuse new connections, tell clients to reconnect elsewhere, flush, close — under the shutdown timeout. */
   stop(): Promise<void>;
   readonly serverId: string;
@@ -127,6 +132,8 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const eventRegistry = createEventRegistry({ typingThrottleMs: config.typing.throttleMs });
 
   let accepting = false;
+  /** Session closes under way, awaited by a drain so the registry is clean before exit. */
+  const closing = new Set<Promise<void>>();
   io.use(handshakeMiddleware({
     verify: (t) => verifier.verify(t),
     admit: (t, u) => sessions.admit(t, u),
@@ -141,7 +148,10 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     });
     const info = socket.data.session;
     socket.on('disconnect', () => {
-      sessions.close(info.socketId).catch((err: unknown) => logger.warn({ err, socketId: socket.id }, 'session close failed'));
+      const done = sessions.close(info.socketId)
+        .catch((err: unknown) => logger.warn({ err, socketId: socket.id }, 'session close failed'))
+        .finally(() => closing.delete(done));
+      closing.add(done);
     });
     sessions.open(info).then(
       () => {
@@ -183,7 +193,9 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const shutdown = async (): Promise<void> => {
     accepting = false;
     const all = [...io.of('/').sockets.keys()].map(asSocketId);
-    delivery.disconnect(all, 'SERVER_SHUTDOWN');
+    logger.info({ connections: all.length, windowMs: config.drainWindowMs }, 'draining');
+    await runDrain(planDrain(all, config.drainWindowMs), (batch) => delivery.disconnect(batch, 'SERVER_SHUTDOWN'));
+    await Promise.all(closing);
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await presence.flush();
     typing.close();
@@ -196,9 +208,16 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     serverId,
     apiKey,
     logger,
-    async start() {
+    async start({ worker = false } = {}) {
       await router.start();
       await liveness.start();
+      if (worker) {
+        await http.ready();
+        setupWorker(io);
+        accepting = true;
+        logger.info({ serverId, store: config.store }, 'worker ready');
+        return config.port;
+      }
       await http.listen({ port: config.port, host: config.host });
       accepting = true;
       const address = http.server.address();

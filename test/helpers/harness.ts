@@ -32,6 +32,7 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
     SWITCHBOARD_DATA_DIR: dir,
     SWITCHBOARD_LOG_LEVEL: 'silent',
     SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '3000',
+    SWITCHBOARD_DRAIN_WINDOW_MS: '0',
     ...env,
   });
   const app = await createSwitchboard(config);

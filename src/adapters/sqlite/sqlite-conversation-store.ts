@@ -73,7 +73,7 @@ export class SqliteConversationStore implements ConversationStore {
       }
       for (const m of members) this.q.addMember.run(c.tenantId, c.id, m.userId, m.role, m.joinedAt);
       return { conversation: toConversation(this.q.get.get(c.tenantId, c.id)!), created: true };
-    })();
+    }).immediate();
   }
 
   async get(t: TenantId, id: ConversationId): Promise<Conversation | null> {
@@ -105,11 +105,11 @@ export class SqliteConversationStore implements ConversationStore {
 
   async addMembers(t: TenantId, id: ConversationId, members: Member[]): Promise<Member[]> {
     if (!this.q.get.get(t, id)) return [];
-    return this.db.transaction(() => members.filter((m) => this.q.addMember.run(t, id, m.userId, m.role, m.joinedAt).changes === 1))();
+    return this.db.transaction(() => members.filter((m) => this.q.addMember.run(t, id, m.userId, m.role, m.joinedAt).changes === 1)).immediate();
   }
 
   async removeMembers(t: TenantId, id: ConversationId, userIds: UserId[]): Promise<UserId[]> {
-    return this.db.transaction(() => [...new Set(userIds)].filter((u) => this.q.removeMember.run(t, id, u).changes === 1))();
+    return this.db.transaction(() => [...new Set(userIds)].filter((u) => this.q.removeMember.run(t, id, u).changes === 1)).immediate();
   }
 
   async setRole(t: TenantId, id: ConversationId, userId: UserId, role: MemberRole): Promise<void> {

@@ -70,7 +70,8 @@ const MIGRATIONS: string[] = [
 
 /**
  * Opens (creating if needed) the SQLite database and brings its schema up to date.
- * WAL mode with `synchronous=NORMAL`: a committed write survives a process crash.
+ * WAL mode with `synchronous=NORMAL`: a committed write survives a process crash. Writes take
+ * the write lock up front (IMMEDIATE), so processes sharing the file queue instead of failing.
  */
 export function openSqliteDatabase(file: string): SqliteDatabase {
   const db = new Database(file);
@@ -78,12 +79,12 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  const version = db.pragma('user_version', { simple: true }) as number;
-  for (let i = version; i < MIGRATIONS.length; i++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[i]!);
-      db.pragma(`user_version = ${i + 1}`);
-    })();
-  }
+  // Several processes may open the same file at once (workers): the version is read inside
+  // the write lock, so exactly one of them migrates.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
   return db;
 }

@@ -94,7 +94,7 @@ export class SqliteMessageStore implements MessageStore {
       });
       const message: Message = { ...n, seq: next.last_seq, editedAt: null, deletedAt: null, reactions: [] };
       return { message, duplicate: false };
-    })();
+    }).immediate();
   }
 
   async get(t: TenantId, c: ConversationId, id: MessageId): Promise<Message | null> {
@@ -111,7 +111,7 @@ export class SqliteMessageStore implements MessageStore {
     this.db.transaction(() => {
       this.q.del.run(at, t, c, id);
       this.q.delReactions.run(t, c, id);
-    })();
+    }).immediate();
     return this.get(t, c, id);
   }
 
@@ -143,7 +143,7 @@ export class SqliteMessageStore implements MessageStore {
       const previous = this.q.cursor.get(t, c, userId)?.seq ?? 0;
       if (seq > previous) this.q.upsertCursor.run(t, c, userId, seq, at);
       return { previous, current: Math.max(previous, seq) };
-    })();
+    }).immediate();
   }
 
   async readCursors(t: TenantId, c: ConversationId): Promise<ReadCursor[]> {
