@@ -1,4 +1,3 @@
-import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Server } from 'socket.io';
 import { MemoryClusterBus } from '../adapters/memory/memory-cluster-bus.js';
 import { MemoryConnectionRegistry } from '../adapters/memory/memory-connection-registry.js';
@@ -9,6 +8,7 @@ import { connectRedis } from '../adapters/redis/redis-connection.js';
 import { RedisConnectionRegistry } from '../adapters/redis/redis-connection-registry.js';
 import { RedisPresenceStore } from '../adapters/redis/redis-presence-store.js';
 import { RedisServerDirectory } from '../adapters/redis/redis-server-directory.js';
+import { createSocketIoRedisAdapter } from '../adapters/redis/socket-io-adapter.js';
 import type { ClusterBus } from '../ports/cluster-bus.js';
 import type { ConnectionRegistry } from '../ports/connection-registry.js';
 import type { Logger } from '../ports/logger.js';
@@ -47,18 +47,18 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
       };
     case 'redis': {
       const redis = await connectRedis({ url: cluster.url, mode: cluster.mode }, logger);
-      const bus = new RedisClusterBus(redis.commands, redis.subscriber, logger);
+      const bus = new RedisClusterBus(redis.pubsub, logger);
+      const topics = createSocketIoRedisAdapter(redis.pubClient, redis.subClient, logger);
       return {
         registry: new RedisConnectionRegistry(redis.commands),
         presence: new RedisPresenceStore(redis.commands),
         bus,
         directory: new RedisServerDirectory(redis.commands, config.liveness.serverTtlMs),
-        attach: (io) => {
-          io.adapter(cluster.mode === 'cluster' ? createShardedAdapter(redis.pubClient, redis.subClient) : createAdapter(redis.pubClient, redis.subClient));
-        },
+        attach: (io) => io.adapter(topics.adapter),
         onReconnect: (listener) => redis.onReconnect(listener),
         healthy: () => redis.healthy(),
         close: async () => {
+          await topics.settle();
           await bus.close();
           await redis.close();
         },

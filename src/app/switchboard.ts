@@ -196,7 +196,9 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     logger.info({ connections: all.length, windowMs: config.drainWindowMs }, 'draining');
     await runDrain(planDrain(all, config.drainWindowMs), (batch) => delivery.disconnect(batch, 'SERVER_SHUTDOWN'));
     await Promise.all(closing);
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    // Not io.close(): it closes the adapter without waiting, racing the Redis shutdown below.
+    io.engine.close();
+    await io.of('/').adapter.close();
     await presence.flush();
     typing.close();
     await liveness.stop();

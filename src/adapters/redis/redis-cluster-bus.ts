@@ -2,7 +2,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import type { ServerId } from '../../domain/ids.js';
 import type { ClusterBus, DeliveryBatch } from '../../ports/cluster-bus.js';
 import type { Logger } from '../../ports/logger.js';
-import type { RedisCommands, RedisSubscriber } from './redis-connection.js';
+import type { RedisPubSub } from './redis-connection.js';
 import { keys } from './redis-keys.js';
 
 /**
@@ -13,29 +13,28 @@ export class RedisClusterBus implements ClusterBus {
   private readonly channels = new Set<string>();
 
   constructor(
-    private readonly redis: RedisCommands,
-    private readonly subscriber: RedisSubscriber,
+    private readonly pubsub: RedisPubSub,
     private readonly logger: Logger,
   ) {}
 
   async publish(to: ServerId, batch: DeliveryBatch): Promise<void> {
-    await this.redis.publish(keys.serverChannel(to), Buffer.from(encode(batch)));
+    await this.pubsub.publish(keys.serverChannel(to), Buffer.from(encode(batch)));
   }
 
   async subscribe(serverId: ServerId, handler: (batch: DeliveryBatch) => void): Promise<void> {
     const channel = keys.serverChannel(serverId);
     this.channels.add(channel);
-    await this.subscriber.subscribe(channel, (message) => {
+    await this.pubsub.subscribe(channel, (message) => {
       try {
         handler(decode(message) as DeliveryBatch);
       } catch (err) {
         this.logger.warn({ err, channel }, 'undecodable delivery batch dropped');
       }
-    }, true);
+    });
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.channels].map((c) => this.subscriber.unsubscribe(c)));
+    await Promise.allSettled([...this.channels].map((c) => this.pubsub.unsubscribe(c)));
     this.channels.clear();
   }
 }

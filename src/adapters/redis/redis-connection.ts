@@ -22,12 +22,16 @@ export interface RedisCommands {
   del(key: string): Promise<number>;
   set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  publish(channel: string, message: Buffer): Promise<number>;
 }
 
-/** A subscriber connection: receives raw buffers. */
-export interface RedisSubscriber {
-  subscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<void>;
+/**
+ * Pub/sub of raw buffers: publishing on the command connection, receiving on the
+ * subscriber connection. On a Cluster it is sharded pub/sub (SPUBLISH/SSUBSCRIBE), so a
+ * message travels only to the shard that owns its channel instead of to every node.
+ */
+export interface RedisPubSub {
+  publish(channel: string, message: Buffer): Promise<number>;
+  subscribe(channel: string, listener: (message: Buffer) => void): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
 }
 
@@ -39,10 +43,10 @@ export interface RedisOptions {
 
 export interface RedisConnections {
   commands: RedisCommands;
-  subscriber: RedisSubscriber;
+  pubsub: RedisPubSub;
   /** The raw clients, for Socket.IO's Redis adapter. */
-  pubClient: unknown;
-  subClient: unknown;
+  pubClient: object;
+  subClient: object;
   /** True while both connections are up. */
   healthy(): boolean;
   /** Called each time the command connection is ready again after it was lost. */
@@ -87,7 +91,8 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
     up.pub = up.sub = true;
     return {
       commands: pub as unknown as RedisCommands,
-      subscriber: {
+      pubsub: {
+        publish: (channel, message) => pub.sPublish(channel, message),
         subscribe: (channel, listener) => sub.sSubscribe(channel, listener, true),
         unsubscribe: (channel) => sub.sUnsubscribe(channel),
       },
@@ -108,7 +113,8 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
   await Promise.all([pub.connect(), sub.connect()]);
   return {
     commands: pub as unknown as RedisCommands,
-    subscriber: {
+    pubsub: {
+      publish: (channel, message) => pub.publish(channel, message),
       subscribe: (channel, listener) => sub.subscribe(channel, listener, true),
       unsubscribe: (channel) => sub.unsubscribe(channel),
     },

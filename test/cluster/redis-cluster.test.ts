@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { API_KEY, closeClients, connect, createRoom, next, ok, record, settle, startServer, type TestServer } from '../helpers/harness.js';
+import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
+
+interface Msg { id: string; seq: number; clientMessageId: string; content: string }
+interface Presence { userId: string; status: string }
+
+/*
+ * Three servers joined by a 6-node Redis Cluster (3 masters, 3 replicas): the registry,
+ * presence and server channels use sharded keys and sharded pub/sub.
+ */
+describe('on a Redis Cluster', () => {
+  let redis: TestRedisCluster;
+  const servers: TestServer[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-rc-'));
+
+  before(async () => {
+    redis = await startRedisCluster();
+    const env = { SWITCHBOARD_REDIS_URL: redis.url, SWITCHBOARD_REDIS_MODE: 'cluster', SWITCHBOARD_PRESENCE_GRACE_MS: '0' };
+    for (let i = 0; i < 3; i++) servers.push(await startServer(env, dataDir));
+  });
+  after(async () => {
+    closeClients();
+    for (const s of servers) await s.stop();
+    await redis?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('delivers a message from a user on server A to every device of every member on B and C', async () => {
+    const [a, b, c] = servers as [TestServer, TestServer, TestServer];
+    const alicePhone = await connect(a, 'alice', { device: 'phone' });
+    const aliceLaptop = await connect(c, 'alice', { device: 'laptop' });
+    const bobPhone = await connect(b, 'bob', { device: 'phone' });
+    const bobLaptop = await connect(c, 'bob', { device: 'laptop' });
+    const carol = await connect(b, 'carol');
+    const room = (await createRoom(alicePhone, 'group', ['bob', 'carol'], { name: 'cluster' })).conversation.id;
+
+    const echo = record<Msg>(alicePhone, 'message:new');
+    const receivers = [aliceLaptop, bobPhone, bobLaptop, carol];
+    const arrivals = receivers.map((s) => next<Msg>(s, 'message:new', (m) => m.clientMessageId === 'rc-1'));
+    const sent = await ok<{ message: Msg }>(alicePhone, 'message:send', { conversationId: room, clientMessageId: 'rc-1', content: 'over the cluster' });
+    for (const env of await Promise.all(arrivals)) {
+      assert.equal(env.payload.data.id, sent.message.id);
+      assert.equal(env.payload.data.content, 'over the cluster');
+    }
+    // And back: carol on B answers, alice's devices on A and C get it.
+    const back = [alicePhone, aliceLaptop].map((s) => next<Msg>(s, 'message:new', (m) => m.clientMessageId === 'rc-2'));
+    await ok(carol, 'message:send', { conversationId: room, clientMessageId: 'rc-2', content: 'heard you' });
+    await Promise.all(back);
+    await settle(alicePhone);
+    assert.equal(echo.filter((e) => e.payload.data.clientMessageId === 'rc-1').length, 0, 'the sending socket does not get its own message');
+  });
+
+  it('carries presence and tenant-wide pushes across servers over sharded topics', async () => {
+    const [a, b, c] = servers as [TestServer, TestServer, TestServer];
+    const watcher = await connect(a, 'wendy');
+    const subscribed = await ok<{ presence: Presence[] }>(watcher, 'presence:subscribe', { userIds: ['dave'] });
+    assert.equal(subscribed.presence[0]!.status, 'offline');
+    const online = next<Presence>(watcher, 'presence:changed', (p) => p.userId === 'dave' && p.status === 'online');
+    const dave = await connect(b, 'dave');
+    await online;
+    const away = next<Presence>(watcher, 'presence:changed', (p) => p.userId === 'dave' && p.status === 'away');
+    await ok(dave, 'presence:update', { status: 'away' });
+    await away;
+
+    const erin = await connect(c, 'erin');
+    const pushed = [watcher, dave, erin].map((s) => next<{ n: number }>(s, 'notice.all', (d) => d.n === 7));
+    const res = await fetch(`${b.url}/v1/push`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ tenantId: 'acme', event: 'notice.all', payload: { n: 7 } }),
+    });
+    assert.equal(res.status, 202);
+    await Promise.all(pushed);
+
+    const offline = next<Presence>(watcher, 'presence:changed', (p) => p.userId === 'dave' && p.status === 'offline');
+    dave.close();
+    await offline;
+  });
+});

@@ -1,0 +1,64 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { freePort, redisArgs, waitForRedis } from './redis-server.js';
+
+/** A Redis Cluster of 3 masters and 3 replicas on loopback ports, owned by the tests. */
+export interface TestRedisCluster {
+  ports: number[];
+  /** Seed node URLs, comma-separated, as SWITCHBOARD_REDIS_URL takes them. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function clusterOk(port: number): Promise<boolean> {
+  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const info = await client.sendCommand(['CLUSTER', 'INFO']);
+    return String(info).includes('cluster_state:ok');
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
+  const ports: number[] = [];
+  while (ports.length < nodes) {
+    const p = await freePort();
+    // The cluster bus uses port + 10000; keep both in range and distinct.
+    if (p < 55_000 && !ports.includes(p)) ports.push(p);
+  }
+  const children: ChildProcess[] = ports.map((port) =>
+    spawn('redis-server', redisArgs(port, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir]), { stdio: 'ignore' }),
+  );
+  const stop = async () => {
+    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    })));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+  try {
+    await Promise.all(ports.map((p) => waitForRedis(p)));
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const states = await Promise.all(ports.map((p) => clusterOk(p)));
+      if (states.every(Boolean)) break;
+      if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ports, url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), stop };
+}
