@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API_KEY, SECRET, until } from './harness.js';
+import { freePort } from './redis-server.js';
+
+/** One JSON log line of a server process (pino). */
+export interface LogLine {
+  level?: number;
+  msg?: string;
+  [field: string]: unknown;
+}
+
+/** One server process of a test cluster. */
+export interface ClusterNode {
+  /** Position in the cluster; stays the same across restarts. */
+  index: number;
+  url: string;
+  port: number;
+  serverId: string;
+  child: ChildProcess;
+  /** Every log line the process wrote so far. */
+  logs: LogLine[];
+}
+
+export interface TestCluster {
+  /** The running node at `i` (throws if it was killed and not restarted). */
+  node(i: number): ClusterNode;
+  /** Every node ever started, in order (killed ones included), for their logs. */
+  readonly history: ClusterNode[];
+  /** The SQLite data directory all nodes share. */
+  dataDir: string;
+  /** Sends `signal` to node `i` and resolves once the process is gone. */
+  kill(i: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts node `i` again on its port, with a new server id, and waits until it is ready. */
+  restart(i: number): Promise<ClusterNode>;
+  /** Kills every node and removes the data directory. */
+  stop(): Promise<void>;
+  /** The log lines of all nodes at or above `level` (pino numbers: 40 warn, 50 error). */
+  logsAtLeast(level: number): (LogLine & { node: string })[];
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** GET /health/ready answers 200. */
+export async function isReady(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) });
+    await r.body?.cancel();
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `n` `switchboard server` processes joined over the Redis at `env.SWITCHBOARD_REDIS_URL`,
+ * each on its own free loopback port, all sharing one SQLite data directory (WAL mode, so
+ * every process sees the same conversations). Resolves once every node answers
+ * /health/ready with 200. The processes are killed when the test process exits.
+ */
+export async function startCluster(n: number, env: Record<string, string>): Promise<TestCluster> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-cluster-'));
+  const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
+  const nodes: (ClusterNode | undefined)[] = Array.from({ length: n });
+  const history: ClusterNode[] = [];
+  let generation = 0;
+
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+
+  const launch = async (i: number): Promise<ClusterNode> => {
+    const port = ports[i]!;
+    generation += 1;
+    const serverId = `node${i}-g${generation}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli.ts', 'server'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        SWITCHBOARD_SERVER_ID: serverId,
+        SWITCHBOARD_JWT_SECRET: SECRET,
+        SWITCHBOARD_API_KEY: API_KEY,
+        SWITCHBOARD_DATA_DIR: dataDir,
+        SWITCHBOARD_LOG_LEVEL: 'info',
+        SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '3000',
+        SWITCHBOARD_DRAIN_WINDOW_MS: '0',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    live.add(child);
+    const node: ClusterNode = { index: i, url: `http://127.0.0.1:${port}`, port, serverId, child, logs: [] };
+    history.push(node);
+    let buffer = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          node.logs.push(JSON.parse(text) as LogLine);
+        } catch {
+          node.logs.push({ level: 30, msg: text });
+        }
+      }
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const gone = exited(child).then(() => {
+      live.delete(child);
+    });
+    let early = false;
+    void gone.then(() => (early = true));
+    try {
+      await until(async () => {
+        if (early) throw new Error(`${serverId} exited before it was ready (${child.exitCode ?? child.signalCode}): ${stderr.slice(-2000)}`);
+        return isReady(node.url);
+      }, 20_000, 50);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    nodes[i] = node;
+    return node;
+  };
+
+  const kill = async (i: number, signal: NodeJS.Signals = 'SIGKILL') => {
+    const node = nodes[i];
+    if (!node) return;
+    nodes[i] = undefined;
+    node.child.kill(signal);
+    await exited(node.child);
+  };
+
+  try {
+    await Promise.all(ports.map((_, i) => launch(i)));
+  } catch (err) {
+    await Promise.all(nodes.map((_, i) => kill(i)));
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  return {
+    node(i) {
+      const node = nodes[i];
+      if (!node) throw new Error(`node ${i} is not running`);
+      return node;
+    },
+    history,
+    dataDir,
+    kill,
+    restart: async (i) => {
+      await kill(i);
+      return launch(i);
+    },
+    async stop() {
+      await Promise.all(nodes.map((_, i) => kill(i)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    logsAtLeast(level) {
+      return history.flatMap((node) => node.logs.filter((l) => (l.level ?? 0) >= level).map((l) => ({ ...l, node: node.serverId })));
+    },
+  };
+}
