@@ -24,6 +24,8 @@ export interface ClusterBackend {
   directory: ServerDirectory;
   /** Installs the Socket.IO adapter that carries topic broadcasts between servers. */
   attach(io: Server): void;
+  /** Resolves once the topic subscriptions the adapter started are in place. */
+  topicsReady(): Promise<void>;
   /** Called after the backend reconnects, so the server can re-register what it holds. */
   onReconnect(listener: () => void): void;
   healthy(): boolean;
@@ -41,6 +43,7 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
         bus: new MemoryClusterBus(),
         directory: new MemoryServerDirectory(config.liveness.serverTtlMs),
         attach: () => undefined,
+        topicsReady: async () => undefined,
         onReconnect: () => undefined,
         healthy: () => true,
         close: async () => undefined,
@@ -55,6 +58,7 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
         bus,
         directory: new RedisServerDirectory(redis.commands, config.liveness.serverTtlMs),
         attach: (io) => io.adapter(topics.adapter),
+        topicsReady: () => topics.settle(),
         onReconnect: (listener) => redis.onReconnect(listener),
         healthy: () => redis.healthy(),
         close: async () => {

@@ -97,7 +97,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   });
   const io = createSocketServer(http.server, config.socket);
   cluster.attach(io);
-  const delivery = new SocketIoDelivery(io, envelopes);
+  const delivery = new SocketIoDelivery(io, envelopes, () => cluster.topicsReady());
   const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats);
   const conversations = new ConversationService(stores.conversations, stores.messages, router, envelopes, ids, clock);
   const messages = new MessageService(stores.messages, conversations, router, envelopes, ids, clock, {

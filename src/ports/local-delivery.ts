@@ -15,7 +15,11 @@ export interface LocalDelivery {
   emit(socketIds: readonly SocketId[], envelope: Envelope, options?: EmitOptions): void;
   /** Emits to every socket that joined the topic. */
   emitToTopic(topic: string, envelope: Envelope, options?: EmitOptions): void;
-  join(socketId: SocketId, topics: readonly string[]): void;
+  /**
+   * Joins the socket to the topics; resolves once events published to them anywhere in the
+   * cluster reach it (the server's subscription to a topic is in place).
+   */
+  join(socketId: SocketId, topics: readonly string[]): Promise<void>;
   leave(socketId: SocketId, topics: readonly string[]): void;
   /** Tells the sockets why (the `session:disconnect` event), then closes them. */
   disconnect(socketIds: readonly SocketId[], code: DisconnectCode): void;

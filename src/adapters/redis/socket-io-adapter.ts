@@ -6,7 +6,7 @@ type AdapterConstructor = ReturnType<typeof createShardedAdapter>;
 export interface SocketIoRedisAdapter {
   /** For `io.adapter(...)`. */
   adapter: AdapterConstructor;
-  /** Resolves once every subscription change the adapter started has finished. */
+  /** Resolves once every subscription change the adapter started so far has finished. */
   settle(): Promise<void>;
 }
 
@@ -41,7 +41,7 @@ export function createSocketIoRedisAdapter(pubClient: object, subClient: object,
   return {
     adapter: createShardedAdapter(pubClient, guardedSub, { subscriptionMode: 'dynamic' }),
     async settle() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      await Promise.allSettled([...pending]);
     },
   };
 }

@@ -62,7 +62,8 @@ export class PresenceService {
     }
     for (const t of fresh) topics.add(t);
     this.subscriptions.set(socketId, topics);
-    this.delivery.join(socketId, fresh);
+    // Joined before reading, so no change between the answer and the first event is missed.
+    await this.delivery.join(socketId, fresh);
     return this.store.get(tenantId, userIds);
   }
 

@@ -64,7 +64,7 @@ export class SessionService {
     const session: Session = { info, timers: [] };
     this.sessions.set(info.socketId, session);
     this.local.add(this.connectionOf(info));
-    this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
+    await this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
     this.armExpiry(session);
     // Without the shared registry the socket still works locally; it is announced again when the backend is back.
     await this.announce(info).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));

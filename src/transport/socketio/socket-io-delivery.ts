@@ -11,6 +11,8 @@ export class SocketIoDelivery implements LocalDelivery {
   constructor(
     private readonly io: Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>,
     private readonly envelopes: EnvelopeFactory,
+    /** Resolves once the cluster adapter's pending topic subscriptions are in place. */
+    private readonly topicsReady: () => Promise<void>,
   ) {}
 
   emit(socketIds: readonly SocketId[], envelope: Envelope, options?: EmitOptions): void {
@@ -25,8 +27,11 @@ export class SocketIoDelivery implements LocalDelivery {
     op.emit(envelope.payload.action, envelope);
   }
 
-  join(socketId: SocketId, topics: readonly string[]): void {
-    if (topics.length > 0) void this.io.sockets.sockets.get(socketId)?.join(topics as string[]);
+  async join(socketId: SocketId, topics: readonly string[]): Promise<void> {
+    const socket = this.io.sockets.sockets.get(socketId);
+    if (!socket || topics.length === 0) return;
+    await socket.join(topics as string[]);
+    await this.topicsReady();
   }
 
   leave(socketId: SocketId, topics: readonly string[]): void {
