@@ -97,7 +97,8 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   });
   const io = createSocketServer(http.server, config.socket);
   cluster.attach(io);
-  const delivery = new SocketIoDelivery(io, envelopes, () => cluster.topicsReady());
+  const delivery = new SocketIoDelivery(io, envelopes, () => cluster.topicsReady(), logger);
+  delivery.acceptRemoteMembership();
   const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats);
   const conversations = new ConversationService(stores.conversations, stores.messages, router, envelopes, ids, clock);
   const messages = new MessageService(stores.messages, conversations, router, envelopes, ids, clock, {
@@ -113,6 +114,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const sessions = new SessionService(serverId, cluster.registry, local, presence, delivery, envelopes, clock, logger, {
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
     expiryWarningMs: config.tokenWarningMs,
+    topicsOf: (tenantId, userId) => conversations.topicsOf(tenantId, userId),
   });
   const api = new ServerApi(router, envelopes, conversations, messages, presence, sessions, stats, {
     memoryUsage: () => {

@@ -5,6 +5,8 @@ import type { Envelope } from '../domain/protocol/envelope.js';
 export interface EmitOptions {
   /** At-most-once: may be dropped when the socket is not writable (typing, cursors). */
   volatile?: boolean;
+  /** Leave out this socket (usually the sender's own). */
+  exceptSocket?: SocketId;
 }
 
 /**
@@ -21,6 +23,14 @@ export interface LocalDelivery {
    */
   join(socketId: SocketId, topics: readonly string[]): Promise<void>;
   leave(socketId: SocketId, topics: readonly string[]): void;
+  /**
+   * Joins every socket that is in any of the `from` topics, on every server of the cluster,
+   * to `topic` (e.g. all devices of some users, through their user topics). Resolves once
+   * the servers that answered in time hold the join and their subscription to `topic`.
+   */
+  joinAll(from: readonly string[], topic: string): Promise<void>;
+  /** The reverse of `joinAll`. */
+  leaveAll(from: readonly string[], topic: string): Promise<void>;
   /** Tells the sockets why (the `session:disconnect` event), then closes them. */
   disconnect(socketIds: readonly SocketId[], code: DisconnectCode): void;
 }

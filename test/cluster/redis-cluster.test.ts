@@ -55,6 +55,33 @@ describe('on a Redis Cluster', () => {
     assert.equal(echo.filter((e) => e.payload.data.clientMessageId === 'rc-1').length, 0, 'the sending socket does not get its own message');
   });
 
+  it('fans a broadcast channel out through its topic, to members on every server and to a member who just joined', async () => {
+    const [a, b, c] = servers as [TestServer, TestServer, TestServer];
+    const owner = await connect(a, 'olga');
+    const ownerTablet = await connect(b, 'olga', { device: 'tablet' });
+    const readerB = await connect(b, 'rita');
+    const readerC = await connect(c, 'sam');
+    const channel = (await createRoom(owner, 'channel', ['rita', 'sam'], { name: 'news' })).conversation.id;
+
+    const echo = record<Msg>(owner, 'message:new');
+    const first = [ownerTablet, readerB, readerC].map((s) => next<Msg>(s, 'message:new', (m) => m.clientMessageId === 'ch-1'));
+    await ok(owner, 'message:send', { conversationId: channel, clientMessageId: 'ch-1', content: 'edition 1' });
+    await Promise.all(first);
+
+    // A newcomer on C joins and is reached by the very next message; a leaver on B is not.
+    const late = await connect(c, 'tom');
+    await ok(late, 'room:join', { conversationId: channel });
+    await ok(readerB, 'room:leave', { conversationId: channel });
+    const leaverGot = record<Msg>(readerB, 'message:new');
+    const second = [late, readerC, ownerTablet].map((s) => next<Msg>(s, 'message:new', (m) => m.clientMessageId === 'ch-2'));
+    await ok(owner, 'message:send', { conversationId: channel, clientMessageId: 'ch-2', content: 'edition 2' });
+    await Promise.all(second);
+    await settle(readerB);
+    await settle(owner);
+    assert.deepEqual(leaverGot.map((e) => e.payload.data.clientMessageId), []);
+    assert.deepEqual(echo.map((e) => e.payload.data.clientMessageId), [], 'the sending socket does not get its own message');
+  });
+
   it('carries presence and tenant-wide pushes across servers over sharded topics', async () => {
     const [a, b, c] = servers as [TestServer, TestServer, TestServer];
     const watcher = await connect(a, 'wendy');

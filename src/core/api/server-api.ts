@@ -72,7 +72,7 @@ export class ServerApi {
       const sockets = await this.router.toUsers(tenantId, members, env, { volatile });
       return { target: 'room', sockets };
     }
-    this.router.toTopic(tenantTopic(tenantId), env, volatile);
+    this.router.toTopic(tenantTopic(tenantId), env, { volatile });
     return { target: 'tenant', sockets: null };
   }
 

@@ -7,6 +7,7 @@ import type { MessageStore } from '../../ports/message-store.js';
 import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { Router } from '../routing/router.js';
+import { channelTopic } from '../routing/topics.js';
 
 export interface ConversationView {
   conversation: Conversation;
@@ -41,6 +42,11 @@ export class ConversationService {
     return { conversation, member };
   }
 
+  /** The topics a user's sockets join on connect: those of the broadcast channels they are in. */
+  async topicsOf(tenantId: TenantId, userId: UserId): Promise<string[]> {
+    return (await this.store.listForUser(tenantId, userId)).filter((c) => c.type === 'channel').map((c) => channelTopic(tenantId, c.id));
+  }
+
   async exists(tenantId: TenantId, conversationId: ConversationId): Promise<boolean> {
     return (await this.store.get(tenantId, conversationId)) !== null;
   }
@@ -73,6 +79,9 @@ export class ConversationService {
       members,
     );
     const view = { conversation, members: await this.store.listMembers(by.tenantId, conversation.id) };
+    if (created && conversation.type === 'channel') {
+      await this.router.joinTopic(by.tenantId, view.members.map((m) => m.userId), channelTopic(by.tenantId, conversation.id));
+    }
     if (created) {
       const env = this.envelopes.create(by.tenantId, 'event', 'room:created', view);
       await this.router.toUsers(by.tenantId, view.members.map((m) => m.userId), env, { exceptSocket: socketId });
@@ -123,6 +132,7 @@ export class ConversationService {
       if (!conversation.isPublic) throw new SwitchboardError('FORBIDDEN', 'This conversation is private; ask an admin to add you', { conversationId });
       const member: Member = { userId: by.userId, role: 'member', joinedAt: new Date(this.clock.now()).toISOString() };
       const added = await this.store.addMembers(by.tenantId, conversationId, [member]);
+      if (added.length > 0 && conversation.type === 'channel') await this.router.joinTopic(by.tenantId, [by.userId], channelTopic(by.tenantId, conversationId));
       if (added.length > 0) {
         const env = this.envelopes.create(by.tenantId, 'event', 'room:member_joined', { conversationId, member });
         await this.router.toUsers(by.tenantId, await this.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId });
@@ -135,6 +145,7 @@ export class ConversationService {
     const { conversation, member } = await this.requireMember(by.tenantId, conversationId, by.userId);
     if (conversation.type === 'direct') throw new SwitchboardError('FORBIDDEN', 'A direct conversation cannot be left', { conversationId });
     await this.store.removeMembers(by.tenantId, conversationId, [by.userId]);
+    if (conversation.type === 'channel') await this.router.leaveTopic(by.tenantId, [by.userId], channelTopic(by.tenantId, conversationId));
     const remaining = await this.store.listMembers(by.tenantId, conversationId);
     if (member.role === 'owner' && remaining.length > 0 && !remaining.some((m) => m.role === 'owner')) {
       // Ownership passes to the most senior remaining member so the room stays administrable.
@@ -176,6 +187,11 @@ export class ConversationService {
     for (const u of input.promote ?? []) if (roles.has(asUserId(u)) && roles.get(asUserId(u)) === 'member') await this.store.setRole(by.tenantId, conversationId, asUserId(u), 'admin');
     for (const u of input.demote ?? []) if (roles.get(asUserId(u)) === 'admin') await this.store.setRole(by.tenantId, conversationId, asUserId(u), 'member');
 
+    if (conversation.type === 'channel') {
+      const topic = channelTopic(by.tenantId, conversationId);
+      await this.router.joinTopic(by.tenantId, added.map((m) => m.userId), topic);
+      await this.router.leaveTopic(by.tenantId, removed, topic);
+    }
     const members = await this.store.listMembers(by.tenantId, conversationId);
     const env = this.envelopes.create(by.tenantId, 'event', 'room:updated', {
       conversation: updated,

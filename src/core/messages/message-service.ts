@@ -1,12 +1,13 @@
 import { SwitchboardError } from '../../domain/errors.js';
 import { asConversationId, asMessageId, type ConversationId, type MessageId, type Seq, type SocketId } from '../../domain/ids.js';
-import type { Message, Principal } from '../../domain/model.js';
+import type { Conversation, Message, Principal } from '../../domain/model.js';
 import type { MessageEditInput, MessageHistoryInput, MessageReactInput, MessageSendInput } from '../../domain/protocol/schemas.js';
 import type { MessageStore } from '../../ports/message-store.js';
 import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { Router } from '../routing/router.js';
+import { channelTopic } from '../routing/topics.js';
 import { toWireMessage, type WireMessage } from './wire.js';
 
 export interface MessageServiceOptions {
@@ -79,37 +80,39 @@ export class MessageService {
     const wire = toWireMessage(message);
     if (!duplicate) {
       for (const l of this.sentListeners) l(by, conversationId);
-      await this.deliver(by, conversationId, 'message', 'message:new', wire, socketId);
+      await this.deliver(conversation, 'message', 'message:new', wire, socketId);
     }
     return { message: wire, duplicate };
   }
 
   async edit(by: Principal, input: MessageEditInput, socketId?: SocketId): Promise<WireMessage> {
-    const { conversationId, message } = await this.authorOnly(by, input.conversationId, input.messageId, 'edit');
+    const { conversation, message } = await this.authorOnly(by, input.conversationId, input.messageId, 'edit');
+    const conversationId = conversation.id;
     const edited = await this.store.edit(by.tenantId, conversationId, message.id, input.content, input.metadata, this.nowIso());
     if (!edited) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: message.id });
     const wire = toWireMessage(edited);
-    await this.deliver(by, conversationId, 'message', 'message:updated', wire, socketId);
+    await this.deliver(conversation, 'message', 'message:updated', wire, socketId);
     return wire;
   }
 
   async delete(by: Principal, input: { conversationId: string; messageId: string }, socketId?: SocketId): Promise<{ conversationId: ConversationId; messageId: MessageId; seq: Seq; deletedAt: string }> {
-    const { conversationId, message } = await this.authorOnly(by, input.conversationId, input.messageId, 'delete');
+    const { conversation, message } = await this.authorOnly(by, input.conversationId, input.messageId, 'delete');
+    const conversationId = conversation.id;
     const deleted = await this.store.markDeleted(by.tenantId, conversationId, message.id, this.nowIso());
     if (!deleted?.deletedAt) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: message.id });
     const data = { conversationId, messageId: deleted.id, seq: deleted.seq, deletedAt: deleted.deletedAt };
-    await this.deliver(by, conversationId, 'event', 'message:deleted', data, socketId);
+    await this.deliver(conversation, 'event', 'message:deleted', data, socketId);
     return data;
   }
 
   async react(by: Principal, input: MessageReactInput, socketId?: SocketId) {
     const conversationId = asConversationId(input.conversationId);
-    await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    const { conversation } = await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
     const message = await this.liveMessage(by, conversationId, input.messageId);
     const updated = await this.store.react(by.tenantId, conversationId, message.id, by.userId, input.emoji, input.op, this.nowIso());
     if (!updated) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: message.id });
     const data = { conversationId, messageId: updated.id, seq: updated.seq, userId: by.userId, emoji: input.emoji, op: input.op, reactions: updated.reactions };
-    await this.deliver(by, conversationId, 'event', 'message:reaction', data, socketId);
+    await this.deliver(conversation, 'event', 'message:reaction', data, socketId);
     return data;
   }
 
@@ -147,12 +150,12 @@ export class MessageService {
     return { messages: page.map(toWireMessage), hasMore };
   }
 
-  private async authorOnly(by: Principal, conversationIdRaw: string, messageIdRaw: string, what: string): Promise<{ conversationId: ConversationId; message: Message }> {
+  private async authorOnly(by: Principal, conversationIdRaw: string, messageIdRaw: string, what: string): Promise<{ conversation: Conversation; message: Message }> {
     const conversationId = asConversationId(conversationIdRaw);
-    await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
+    const { conversation } = await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
     const message = await this.liveMessage(by, conversationId, messageIdRaw);
     if (message.senderId !== by.userId) throw new SwitchboardError('FORBIDDEN', `Only the author can ${what} a message`, { messageId: message.id });
-    return { conversationId, message };
+    return { conversation, message };
   }
 
   private async liveMessage(by: Principal, conversationId: ConversationId, messageIdRaw: string): Promise<Message> {
@@ -162,9 +165,15 @@ export class MessageService {
     return message;
   }
 
-  private async deliver(by: Principal, conversationId: ConversationId, type: 'message' | 'event', action: string, data: unknown, socketId?: SocketId): Promise<void> {
-    const env = this.envelopes.create(by.tenantId, type, action, data);
-    await this.router.toUsers(by.tenantId, await this.conversations.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId });
+  /** Broadcast channels go through their topic; other conversations to each member (docs/decisions/001). */
+  private async deliver(conversation: Conversation, type: 'message' | 'event', action: string, data: unknown, socketId?: SocketId): Promise<void> {
+    const { tenantId, id } = conversation;
+    const env = this.envelopes.create(tenantId, type, action, data);
+    if (conversation.type === 'channel') {
+      this.router.toTopic(channelTopic(tenantId, id), env, { exceptSocket: socketId });
+      return;
+    }
+    await this.router.toUsers(tenantId, await this.conversations.memberIds(tenantId, id), env, { exceptSocket: socketId });
   }
 
   private nowIso(): string {

@@ -6,6 +6,7 @@ import type { LocalDelivery } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { TrafficStats } from '../api/traffic-stats.js';
 import type { LocalConnections } from './local-connections.js';
+import { userTopic } from './topics.js';
 
 export interface UserDeliveryOptions {
   /** Leave out this socket (usually the sender's own). */
@@ -19,9 +20,9 @@ export interface UserDeliveryOptions {
  * Delivers envelopes to users wherever they are connected (seed 000 §3): resolve the
  * users' sockets, emit to local ones directly, and send one batch per remote server.
  *
- * The rule for which path a message takes: anything addressed to users (conversation
- * events, pushes to a user or room) goes through the registry; only tenant-wide
- * broadcasts and presence subscriptions, which sockets join themselves, use topics.
+ * The rule for which path a message takes (docs/decisions/001): events addressed to users
+ * (conversation events, pushes to a user or room) go through the registry; broadcast
+ * channels, tenant-wide pushes and presence go to topics, whose sockets joined them.
  */
 export class Router {
   constructor(
@@ -74,8 +75,18 @@ export class Router {
     return routed;
   }
 
-  toTopic(topic: string, envelope: Envelope, volatile = false): void {
-    this.delivery.emitToTopic(topic, envelope, { volatile });
+  toTopic(topic: string, envelope: Envelope, options: { volatile?: boolean; exceptSocket?: SocketId } = {}): void {
+    this.delivery.emitToTopic(topic, envelope, options);
+  }
+
+  /** Puts every socket of these users, wherever they are connected, into the topic. */
+  joinTopic(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
+    return this.delivery.joinAll(userIds.map((u) => userTopic(tenantId, u)), topic);
+  }
+
+  /** Takes every socket of these users out of the topic. */
+  leaveTopic(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
+    return this.delivery.leaveAll(userIds.map((u) => userTopic(tenantId, u)), topic);
   }
 
   private receive(batch: DeliveryBatch): void {

@@ -9,7 +9,7 @@ import type { TokenClaims } from '../../ports/token-verifier.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { LocalConnections } from '../routing/local-connections.js';
-import { tenantTopic } from '../routing/topics.js';
+import { tenantTopic, userTopic } from '../routing/topics.js';
 
 /** What the server keeps about each connection (seed 002 `UserConnection`). */
 export interface SessionInfo extends Principal {
@@ -26,6 +26,8 @@ export interface SessionOptions {
   maxConnectionsPerUser: number;
   /** How long before token expiry the client is sent `auth:expiring`. */
   expiryWarningMs: number;
+  /** Topics a user's sockets join on connect besides their own (e.g. their broadcast channels). */
+  topicsOf(tenantId: TenantId, userId: UserId): Promise<string[]>;
 }
 
 // setTimeout holds at most 2^31-1 ms; longer expiries are re-armed when that fires.
@@ -52,10 +54,20 @@ export class SessionService {
     private readonly options: SessionOptions,
   ) {}
 
-  /** Refuses a new connection when the user already holds the maximum. */
+  /**
+   * Refuses a new connection when the user already holds the maximum. While the shared
+   * registry is unreachable only this server's connections can be counted: the client is
+   * still admitted and served locally (it is registered once the registry is back).
+   */
   async admit(tenantId: TenantId, userId: UserId): Promise<void> {
-    const existing = await this.registry.connectionsOf(tenantId, [userId]);
-    if (existing.length >= this.options.maxConnectionsPerUser) {
+    let held: number;
+    try {
+      held = (await this.registry.connectionsOf(tenantId, [userId])).length;
+    } catch (err) {
+      this.logger.warn({ err, userId }, 'connection registry unavailable; counting local connections only');
+      held = this.local.connectionsOf(tenantId, [userId]).length;
+    }
+    if (held >= this.options.maxConnectionsPerUser) {
       throw new SwitchboardError('TOO_MANY_CONNECTIONS', `A user may hold at most ${this.options.maxConnectionsPerUser} connections`, { limit: this.options.maxConnectionsPerUser });
     }
   }
@@ -64,7 +76,9 @@ export class SessionService {
     const session: Session = { info, timers: [] };
     this.sessions.set(info.socketId, session);
     this.local.add(this.connectionOf(info));
-    await this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
+    // The user topic first: a channel the user is added to while the rest is looked up still reaches this socket.
+    await this.delivery.join(info.socketId, [tenantTopic(info.tenantId), userTopic(info.tenantId, info.userId)]);
+    await this.delivery.join(info.socketId, await this.options.topicsOf(info.tenantId, info.userId));
     this.armExpiry(session);
     // Without the shared registry the socket still works locally; it is announced again when the backend is back.
     await this.announce(info).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));

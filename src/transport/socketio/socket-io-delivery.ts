@@ -4,7 +4,17 @@ import type { SocketId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { EnvelopeFactory } from '../../core/routing/envelopes.js';
 import type { EmitOptions, LocalDelivery } from '../../ports/local-delivery.js';
+import type { Logger } from '../../ports/logger.js';
 import type { SocketData } from './socket-data.js';
+
+/** Server-to-server event that applies a topic membership change on every server. */
+const MEMBERSHIP_EVENT = 'switchboard:membership';
+
+interface MembershipChange {
+  op: 'join' | 'leave';
+  from: string[];
+  topic: string;
+}
 
 /** LocalDelivery over Socket.IO: one `emit` per call, so the envelope is encoded once however many sockets receive it. */
 export class SocketIoDelivery implements LocalDelivery {
@@ -13,6 +23,7 @@ export class SocketIoDelivery implements LocalDelivery {
     private readonly envelopes: EnvelopeFactory,
     /** Resolves once the cluster adapter's pending topic subscriptions are in place. */
     private readonly topicsReady: () => Promise<void>,
+    private readonly logger: Logger,
   ) {}
 
   emit(socketIds: readonly SocketId[], envelope: Envelope, options?: EmitOptions): void {
@@ -23,8 +34,43 @@ export class SocketIoDelivery implements LocalDelivery {
 
   emitToTopic(topic: string, envelope: Envelope, options?: EmitOptions): void {
     let op = this.io.to(topic);
+    if (options?.exceptSocket) op = op.except(options.exceptSocket);
     if (options?.volatile) op = op.volatile;
     op.emit(envelope.payload.action, envelope);
+  }
+
+  /** Applies topic joins and leaves that other servers ask for, and answers once they hold. */
+  acceptRemoteMembership(): void {
+    this.io.on(MEMBERSHIP_EVENT, (change: MembershipChange, ack: (done: boolean) => void) => {
+      this.applyLocally(change).then(() => ack(true), () => ack(false));
+    });
+  }
+
+  joinAll(from: readonly string[], topic: string): Promise<void> {
+    return this.changeMembership({ op: 'join', from: [...from], topic });
+  }
+
+  leaveAll(from: readonly string[], topic: string): Promise<void> {
+    return this.changeMembership({ op: 'leave', from: [...from], topic });
+  }
+
+  private async changeMembership(change: MembershipChange): Promise<void> {
+    if (change.from.length === 0) return;
+    await this.applyLocally(change);
+    if ((await this.io.of('/').adapter.serverCount()) <= 1) return;
+    try {
+      await this.io.serverSideEmitWithAck(MEMBERSHIP_EVENT, change);
+    } catch (err) {
+      // A server that does not answer is dying; its sockets reconnect elsewhere and join there.
+      this.logger.warn({ err, topic: change.topic }, 'not every server confirmed a topic membership change');
+    }
+  }
+
+  private async applyLocally({ op, from, topic }: MembershipChange): Promise<void> {
+    const sockets = this.io.local.in(from);
+    if (op === 'join') sockets.socketsJoin(topic);
+    else sockets.socketsLeave(topic);
+    await this.topicsReady();
   }
 
   async join(socketId: SocketId, topics: readonly string[]): Promise<void> {
