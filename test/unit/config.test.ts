@@ -48,6 +48,15 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ SWITCHBOARD_JWT_SECRET: 'x'.repeat(32), SWITCHBOARD_JWKS_URL: 'https://id.example/jwks' }), /not both/);
   });
 
+  it('joins a Redis cluster only when a Redis URL is given, and keeps liveness and drain timings consistent', () => {
+    assert.deepEqual(loadConfig({}).cluster, { kind: 'memory' });
+    assert.deepEqual(loadConfig({ SWITCHBOARD_REDIS_URL: 'redis://a:7000, redis://b:7001', SWITCHBOARD_REDIS_MODE: 'cluster' }).cluster, { kind: 'redis', url: 'redis://a:7000, redis://b:7001', mode: 'cluster' });
+    assert.throws(() => loadConfig({ SWITCHBOARD_REDIS_URL: 'http://a:6379' }), /SWITCHBOARD_REDIS_URL/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_HEARTBEAT_MS: '5000', SWITCHBOARD_SERVER_TTL_MS: '6000' }), /SWITCHBOARD_SERVER_TTL_MS.*twice/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_DRAIN_WINDOW_MS: '10000', SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '8000' }), /SWITCHBOARD_DRAIN_WINDOW_MS.*shorter/);
+    assert.equal(loadConfig({}).drainWindowMs, 5000);
+  });
+
   it('parses rate limits per class with a burst of twice the rate', () => {
     const c = loadConfig({ SWITCHBOARD_RATE_LIMITS: 'message=50, typing=2' });
     assert.deepEqual(c.limits.rateLimits.message, { perSecond: 50, burst: 100 });
