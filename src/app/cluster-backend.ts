@@ -28,6 +28,7 @@ export interface ClusterBackend {
   topicsReady(): Promise<void>;
   /** Called after the backend reconnects, so the server can re-register what it holds. */
   onReconnect(listener: () => void): void;
+  /** The backend is reachable and every topic subscription is in place (readiness). */
   healthy(): boolean;
   close(): Promise<void>;
 }
@@ -60,8 +61,9 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
         attach: (io) => io.adapter(topics.adapter),
         topicsReady: () => topics.settle(),
         onReconnect: (listener) => redis.onReconnect(listener),
-        healthy: () => redis.healthy(),
+        healthy: () => redis.healthy() && topics.healthy(),
         close: async () => {
+          topics.close();
           await topics.settle();
           await bus.close();
           await redis.close();

@@ -56,6 +56,7 @@ const EnvSchema = z.object({
   SWITCHBOARD_BINARY: bool.default(true),
   SWITCHBOARD_MAX_ATTACHMENT_BYTES: int(1).default(512 * 1024),
   SWITCHBOARD_CORS_ORIGIN: z.string().min(1).default('*'),
+  SWITCHBOARD_TRUST_PROXY: bool.default(false),
   SWITCHBOARD_MAX_CONNECTIONS_PER_USER: int(1).default(20),
   SWITCHBOARD_RATE_LIMITS: rateLimits.default({}),
   SWITCHBOARD_MAX_REJECTIONS: int(1).default(100),
@@ -102,6 +103,8 @@ export interface Config {
     maxHttpBufferBytes: number;
     perMessageDeflate: boolean;
     corsOrigin: string;
+    /** Take the client address from X-Forwarded-For (behind a load balancer). */
+    trustProxy: boolean;
   };
   limits: {
     maxEventBytes: number;
@@ -170,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxHttpBufferBytes: e.SWITCHBOARD_MAX_HTTP_BUFFER_BYTES,
       perMessageDeflate: e.SWITCHBOARD_PER_MESSAGE_DEFLATE,
       corsOrigin: e.SWITCHBOARD_CORS_ORIGIN,
+      trustProxy: e.SWITCHBOARD_TRUST_PROXY,
     },
     limits: {
       maxEventBytes: e.SWITCHBOARD_MAX_EVENT_BYTES,

@@ -94,6 +94,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => ids.next(),
     bodyLimit: config.socket.maxHttpBufferBytes,
+    trustProxy: config.socket.trustProxy,
   });
   const io = createSocketServer(http.server, config.socket);
   cluster.attach(io);
@@ -126,7 +127,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, { heartbeatMs: config.liveness.heartbeatMs });
   cluster.onReconnect(() => {
     sessions.reannounce().then(
-      (n) => logger.info({ sessions: n }, 'cluster backend is back; local sessions registered again'),
+      ({ registered, removed }) => logger.info({ sessions: registered, staleRemoved: removed }, 'cluster backend is back; local sessions registered again'),
       (err: unknown) => logger.warn({ err }, 'could not register local sessions again'),
     );
   });
@@ -140,6 +141,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     verify: (t) => verifier.verify(t),
     admit: (t, u) => sessions.admit(t, u),
     accepting: () => accepting,
+    trustProxy: config.socket.trustProxy,
     clock,
     logger,
   }));

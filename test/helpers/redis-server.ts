@@ -43,7 +43,8 @@ export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<vo
       await client.close();
       return;
     } catch (err) {
-      client.destroy();
+      // A client whose connect failed is already closed, and destroy() then throws.
+      if (client.isOpen) client.destroy();
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 50));
     }

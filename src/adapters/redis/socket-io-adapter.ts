@@ -8,9 +8,16 @@ export interface SocketIoRedisAdapter {
   adapter: AdapterConstructor;
   /** Resolves once every subscription change the adapter started so far has finished. */
   settle(): Promise<void>;
+  /** False while a topic subscription that failed has not been made good by a retry yet. */
+  healthy(): boolean;
+  /** Stops retrying failed subscriptions (before the connections close). */
+  close(): void;
 }
 
 const GUARDED = new Set<PropertyKey>(['sSubscribe', 'sUnsubscribe']);
+
+/** Backoff of the retries of a failed topic subscription: 250 ms doubling up to 2 s. */
+const retryDelay = (attempt: number): number => Math.min(250 * 2 ** attempt, 2000);
 
 /**
  * Socket.IO's sharded Redis adapter (SPUBLISH/SSUBSCRIBE, Redis 7+, single node or
@@ -19,9 +26,60 @@ const GUARDED = new Set<PropertyKey>(['sSubscribe', 'sUnsubscribe']);
  * while Redis is away each one would surface as an unhandled rejection, and at shutdown one
  * still running could outlive the connection. The subscriber handed to it therefore logs
  * their failures and keeps them in sight until they finish.
+ *
+ * The adapter subscribes once, when a topic gets its first local socket, and never again.
+ * A subscription that failed (Redis was down) is therefore retried, with backoff and at
+ * once when the subscriber connection is ready again, until it holds or the topic is
+ * unsubscribed; otherwise a topic first joined during an outage would stay deaf to the rest
+ * of the cluster after Redis is back. The Redis client itself renews the subscriptions that
+ * did hold when it reconnects.
  */
 export function createSocketIoRedisAdapter(pubClient: object, subClient: object, logger: Logger): SocketIoRedisAdapter {
   const pending = new Set<Promise<unknown>>();
+  /** The channels the adapter currently wants; a retry only runs while its channel is here. */
+  const wanted = new Set<string>();
+  /** Channels whose last subscription attempt failed, with what it takes to try again. */
+  const failing = new Map<string, () => void>();
+  const retries = new Map<string, NodeJS.Timeout>();
+  let closed = false;
+
+  const call = (target: object, method: (...args: unknown[]) => unknown, prop: string, args: unknown[]): Promise<boolean> => {
+    const done = Promise.resolve()
+      .then(() => method.apply(target, args))
+      .then(
+        () => true,
+        (err: unknown) => {
+          logger.warn({ err, op: prop, channel: args[0] }, 'topic subscription change failed');
+          return false;
+        },
+      )
+      .finally(() => pending.delete(done));
+    pending.add(done);
+    return done;
+  };
+
+  const subscribe = (target: object, method: (...args: unknown[]) => unknown, args: unknown[], attempt: number): Promise<boolean> => {
+    const channel = String(args[0]);
+    return call(target, method, 'sSubscribe', args).then((held) => {
+      clearTimeout(retries.get(channel));
+      retries.delete(channel);
+      if (held || closed || !wanted.has(channel)) {
+        failing.delete(channel);
+        return held;
+      }
+      const retry = () => {
+        clearTimeout(retries.get(channel));
+        retries.delete(channel);
+        if (!closed && wanted.has(channel)) void subscribe(target, method, args, attempt + 1);
+      };
+      failing.set(channel, retry);
+      const timer = setTimeout(retry, retryDelay(attempt));
+      timer.unref();
+      retries.set(channel, timer);
+      return held;
+    });
+  };
+
   const guardedSub = new Proxy(subClient, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -29,19 +87,35 @@ export function createSocketIoRedisAdapter(pubClient: object, subClient: object,
       const method = value as (...args: unknown[]) => unknown;
       if (!GUARDED.has(prop)) return method.bind(target);
       return (...args: unknown[]) => {
-        const call = Promise.resolve()
-          .then(() => method.apply(target, args))
-          .catch((err: unknown) => logger.warn({ err, op: String(prop), channel: args[0] }, 'topic subscription change failed'))
-          .finally(() => pending.delete(call));
-        pending.add(call);
-        return call;
+        const channel = String(args[0]);
+        if (prop === 'sSubscribe') {
+          wanted.add(channel);
+          return subscribe(target, method, args, 0);
+        }
+        wanted.delete(channel);
+        failing.delete(channel);
+        clearTimeout(retries.get(channel));
+        retries.delete(channel);
+        return call(target, method, String(prop), args);
       };
     },
   });
+  const events = subClient as { on?: (event: string, listener: () => void) => unknown };
+  // A single client says when it is back; a Cluster client does not, and relies on the backoff.
+  events.on?.call(subClient, 'ready', () => {
+    for (const retry of [...failing.values()]) retry();
+  });
   return {
     adapter: createShardedAdapter(pubClient, guardedSub, { subscriptionMode: 'dynamic' }),
+    healthy: () => failing.size === 0,
     async settle() {
       await Promise.allSettled([...pending]);
+    },
+    close() {
+      closed = true;
+      for (const t of retries.values()) clearTimeout(t);
+      retries.clear();
+      failing.clear();
     },
   };
 }

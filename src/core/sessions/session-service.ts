@@ -73,6 +73,7 @@ export class SessionService {
   }
 
   async open(info: SessionInfo): Promise<void> {
+    this.logger.debug({ socketId: info.socketId, tenantId: info.tenantId, userId: info.userId, deviceId: info.deviceId, ip: info.ip, userAgent: info.userAgent, transport: info.transport }, 'connection opened');
     const session: Session = { info, timers: [] };
     this.sessions.set(info.socketId, session);
     this.local.add(this.connectionOf(info));
@@ -85,13 +86,21 @@ export class SessionService {
   }
 
   /**
-   * Registers every local session again (after the shared registry lost them, e.g. a Redis
-   * restart). Registration is idempotent, so sessions that survived are unaffected.
+   * Brings the shared registry and presence back in line with this server's sessions once
+   * the backend is reachable again: every local session is registered again (the registry
+   * may have lost them, e.g. a Redis restart; registration is idempotent, so sessions that
+   * survived are unaffected), and sockets that closed while it was unreachable, whose
+   * removal failed then, are removed now, so their users do not stay online forever.
    */
-  async reannounce(): Promise<number> {
+  async reannounce(): Promise<{ registered: number; removed: number }> {
     const all = [...this.sessions.values()];
     for (const s of all) await this.announce(s.info);
-    return all.length;
+    const stale = (await this.registry.connectionsOnServer(this.serverId)).filter((c) => !this.sessions.has(c.socketId));
+    for (const c of stale) {
+      await this.registry.unregister(c);
+      await this.presence.reap(c, c.socketId);
+    }
+    return { registered: all.length, removed: stale.length };
   }
 
   /** Accepts a fresh token for the same user and tenant and moves the expiry. */

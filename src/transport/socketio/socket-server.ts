@@ -38,6 +38,8 @@ export interface HandshakeDeps {
   verify(token: string): Promise<import('../../ports/token-verifier.js').TokenClaims>;
   admit(tenantId: import('../../domain/ids.js').TenantId, userId: import('../../domain/ids.js').UserId): Promise<void>;
   accepting(): boolean;
+  /** Take the client address from the first X-Forwarded-For entry. */
+  trustProxy: boolean;
   clock: Clock;
   logger: Logger;
 }
@@ -66,7 +68,7 @@ export function handshakeMiddleware(deps: HandshakeDeps) {
         // A device named in the token wins over one the client names itself.
         deviceId: claims.deviceId ?? asDeviceId(requestedDevice ?? socket.id),
         userAgent: String(socket.handshake.headers['user-agent'] ?? ''),
-        ip: socket.handshake.address,
+        ip: clientAddress(socket, deps.trustProxy),
         transport: socket.conn.transport.name,
         connectedAt: new Date(deps.clock.now()).toISOString(),
         expiresAt: claims.expiresAt,
@@ -79,4 +81,10 @@ export function handshakeMiddleware(deps: HandshakeDeps) {
       next(error);
     }
   };
+}
+
+function clientAddress(socket: SwitchboardSocket, trustProxy: boolean): string {
+  const forwarded = socket.handshake.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return trustProxy && first ? first : socket.handshake.address;
 }
