@@ -26,9 +26,12 @@ interface ReactionRow {
   emoji: string;
 }
 
+type Appended = { message: Message; duplicate: boolean };
+
 /** Messages, reactions and read cursors in SQLite. Sequence numbers come from `conversations.last_seq` inside the insert's transaction. */
 export class SqliteMessageStore implements MessageStore {
   private readonly q;
+  private queued: { message: NewMessage; resolve: (r: Appended) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(private readonly db: SqliteDatabase) {
     this.q = {
@@ -80,21 +83,50 @@ export class SqliteMessageStore implements MessageStore {
     };
   }
 
-  async append(n: NewMessage): Promise<{ message: Message; duplicate: boolean }> {
-    return this.db.transaction(() => {
-      const first = this.q.dedup.get(n.tenantId, n.conversationId, n.senderId, n.clientMessageId);
-      if (first) return { message: this.withReactions(first), duplicate: true };
-      const next = this.q.nextSeq.get(n.tenantId, n.conversationId);
-      if (!next) throw new Error(`conversation ${n.conversationId} does not exist`);
-      this.q.insert.run({
-        ...n,
-        seq: next.last_seq,
-        metadata: JSON.stringify(n.metadata),
-        attachment: n.attachment ? Buffer.from(n.attachment) : null,
-      });
-      const message: Message = { ...n, seq: next.last_seq, editedAt: null, deletedAt: null, reactions: [] };
-      return { message, duplicate: false };
-    }).immediate();
+  /**
+   * Group commit: the appends of one event-loop turn share one transaction (one WAL write
+   * instead of one per message), in the order they were made, so sequence numbers follow
+   * call order. Each caller still resolves only once its message is committed.
+   */
+  append(n: NewMessage): Promise<{ message: Message; duplicate: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ message: n, resolve, reject });
+      if (this.queued.length === 1) setImmediate(() => this.commitQueued());
+    });
+  }
+
+  private commitQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    let results: Appended[];
+    try {
+      results = this.db.transaction(() => batch.map((b) => this.appendOne(b.message))).immediate();
+    } catch {
+      // One bad append must not fail the others: commit them one by one instead.
+      for (const b of batch) {
+        try {
+          b.resolve(this.db.transaction(() => this.appendOne(b.message)).immediate());
+        } catch (err) {
+          b.reject(err);
+        }
+      }
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(results[i]!));
+  }
+
+  private appendOne(n: NewMessage): Appended {
+    const first = this.q.dedup.get(n.tenantId, n.conversationId, n.senderId, n.clientMessageId);
+    if (first) return { message: this.withReactions(first), duplicate: true };
+    const next = this.q.nextSeq.get(n.tenantId, n.conversationId);
+    if (!next) throw new Error(`conversation ${n.conversationId} does not exist`);
+    this.q.insert.run({
+      ...n,
+      seq: next.last_seq,
+      metadata: JSON.stringify(n.metadata),
+      attachment: n.attachment ? Buffer.from(n.attachment) : null,
+    });
+    return { message: { ...n, seq: next.last_seq, editedAt: null, deletedAt: null, reactions: [] }, duplicate: false };
   }
 
   async get(t: TenantId, c: ConversationId, id: MessageId): Promise<Message | null> {
