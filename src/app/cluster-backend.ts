@@ -50,7 +50,7 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
         close: async () => undefined,
       };
     case 'redis': {
-      const redis = await connectRedis({ url: cluster.url, mode: cluster.mode }, logger);
+      const redis = await connectRedis(cluster, logger);
       const bus = new RedisClusterBus(redis.pubsub, logger);
       const topics = createSocketIoRedisAdapter(redis.pubClient, redis.subClient, logger);
       return {

@@ -39,7 +39,8 @@ const EnvSchema = z.object({
   SWITCHBOARD_DATA_DIR: z.string().min(1).default('./data'),
   SWITCHBOARD_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
   SWITCHBOARD_REDIS_URL: z.string().regex(/^rediss?:\/\/[^,\s]+(,\s*rediss?:\/\/[^,\s]+)*$/, 'must be redis://host:port (comma-separated for cluster seeds)').optional(),
-  SWITCHBOARD_REDIS_MODE: z.enum(['single', 'cluster']).default('single'),
+  SWITCHBOARD_REDIS_MODE: z.enum(['single', 'cluster', 'sentinel']).default('single'),
+  SWITCHBOARD_REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   SWITCHBOARD_HEARTBEAT_MS: int(100).default(5000),
   SWITCHBOARD_SERVER_TTL_MS: int(300).default(15_000),
   SWITCHBOARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -92,7 +93,7 @@ export interface Config {
   /** `sqlite`: durable file in dataDir. `memory`: nothing survives a restart. */
   store: 'sqlite' | 'memory';
   /** `memory`: one process. `redis`: servers sharing a Redis form one cluster. */
-  cluster: { kind: 'memory' } | { kind: 'redis'; url: string; mode: 'single' | 'cluster' };
+  cluster: { kind: 'memory' } | { kind: 'redis'; url: string; mode: 'single' | 'cluster' | 'sentinel'; sentinelName: string };
   /** Heartbeat period and the silence after which a server counts as dead and is reaped. */
   liveness: { heartbeatMs: number; serverTtlMs: number };
   logLevel: Env['SWITCHBOARD_LOG_LEVEL'];
@@ -163,7 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiKey: e.SWITCHBOARD_API_KEY,
     dataDir: e.SWITCHBOARD_DATA_DIR,
     store: e.SWITCHBOARD_STORE,
-    cluster: e.SWITCHBOARD_REDIS_URL ? { kind: 'redis', url: e.SWITCHBOARD_REDIS_URL, mode: e.SWITCHBOARD_REDIS_MODE } : { kind: 'memory' },
+    cluster: e.SWITCHBOARD_REDIS_URL ? { kind: 'redis', url: e.SWITCHBOARD_REDIS_URL, mode: e.SWITCHBOARD_REDIS_MODE, sentinelName: e.SWITCHBOARD_REDIS_SENTINEL_NAME } : { kind: 'memory' },
     liveness: { heartbeatMs: e.SWITCHBOARD_HEARTBEAT_MS, serverTtlMs: e.SWITCHBOARD_SERVER_TTL_MS },
     logLevel: e.SWITCHBOARD_LOG_LEVEL,
     socket: {

@@ -10,6 +10,8 @@ export interface TestRedisCluster {
   ports: number[];
   /** Seed node URLs, comma-separated, as SWITCHBOARD_REDIS_URL takes them. */
   url: string;
+  /** Kills node `i` (SIGKILL); with `--cluster create`, nodes 0–2 start as masters. */
+  kill(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,12 +38,13 @@ export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
   const children: ChildProcess[] = ports.map((port) =>
     spawn('redis-server', redisArgs(port, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir]), { stdio: 'ignore' }),
   );
+  const kill = (c: ChildProcess) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once('exit', () => resolve());
+    c.kill('SIGKILL');
+  });
   const stop = async () => {
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    })));
+    await Promise.all(children.map(kill));
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -60,5 +63,5 @@ export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
     await stop();
     throw err;
   }
-  return { ports, url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), stop };
+  return { ports, url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), kill: (i) => kill(children[i]!), stop };
 }

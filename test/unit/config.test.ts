@@ -50,7 +50,7 @@ describe('configuration', () => {
 
   it('joins a Redis cluster only when a Redis URL is given, and keeps liveness and drain timings consistent', () => {
     assert.deepEqual(loadConfig({}).cluster, { kind: 'memory' });
-    assert.deepEqual(loadConfig({ SWITCHBOARD_REDIS_URL: 'redis://a:7000, redis://b:7001', SWITCHBOARD_REDIS_MODE: 'cluster' }).cluster, { kind: 'redis', url: 'redis://a:7000, redis://b:7001', mode: 'cluster' });
+    assert.deepEqual(loadConfig({ SWITCHBOARD_REDIS_URL: 'redis://a:7000, redis://b:7001', SWITCHBOARD_REDIS_MODE: 'cluster' }).cluster, { kind: 'redis', url: 'redis://a:7000, redis://b:7001', mode: 'cluster', sentinelName: 'mymaster' });
     assert.throws(() => loadConfig({ SWITCHBOARD_REDIS_URL: 'http://a:6379' }), /SWITCHBOARD_REDIS_URL/);
     assert.throws(() => loadConfig({ SWITCHBOARD_HEARTBEAT_MS: '5000', SWITCHBOARD_SERVER_TTL_MS: '6000' }), /SWITCHBOARD_SERVER_TTL_MS.*twice/);
     assert.throws(() => loadConfig({ SWITCHBOARD_DRAIN_WINDOW_MS: '10000', SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '8000' }), /SWITCHBOARD_DRAIN_WINDOW_MS.*shorter/);

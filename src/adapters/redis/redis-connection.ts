@@ -1,4 +1,4 @@
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import type { Logger } from '../../ports/logger.js';
 
 /**
@@ -36,9 +36,11 @@ export interface RedisPubSub {
 }
 
 export interface RedisOptions {
-  /** `redis://host:port`; for a cluster, several comma-separated seed node URLs. */
+  /** `redis://host:port`; for a cluster or Sentinel, several comma-separated node URLs. */
   url: string;
-  mode: 'single' | 'cluster';
+  mode: 'single' | 'cluster' | 'sentinel';
+  /** The master's name in Sentinel mode (default `mymaster`). */
+  sentinelName?: string;
 }
 
 export interface RedisConnections {
@@ -84,11 +86,13 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
   if (options.mode === 'cluster') {
     const pub = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket: { reconnectStrategy }, disableOfflineQueue: true } });
     const sub = pub.duplicate();
-    watch(pub, 'pub');
-    watch(sub, 'sub');
+    const health = probedHealth(() => pub.sendCommand(undefined, true, ['PING']), logger, () => reconnectListeners.forEach((l) => l()));
+    for (const client of [pub, sub]) {
+      client.on('error', (err: unknown) => health.down(err));
+      client.on('node-error', (err: unknown) => health.down(err));
+      client.on('node-reconnecting', () => health.down(new Error('a cluster node is reconnecting')));
+    }
     await Promise.all([pub.connect(), sub.connect()]);
-    // A cluster client has no 'ready' event of its own once connected.
-    up.pub = up.sub = true;
     return {
       commands: pub as unknown as RedisCommands,
       pubsub: {
@@ -98,10 +102,50 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
       },
       pubClient: pub,
       subClient: sub,
-      healthy: () => up.pub && up.sub,
+      healthy: health.healthy,
       onReconnect: (l) => reconnectListeners.push(l),
       close: async () => {
+        health.stop();
         await Promise.allSettled([sub.close(), pub.close()]);
+      },
+    };
+  }
+  if (options.mode === 'sentinel') {
+    // Sentinel keeps a command connection and a pub/sub connection to the current master and follows failovers.
+    const sentinel = createSentinel({
+      name: options.sentinelName ?? 'mymaster',
+      sentinelRootNodes: urls.map((u) => {
+        const { hostname, port } = new URL(u);
+        return { host: hostname, port: Number(port || 26379) };
+      }),
+      nodeClientOptions: { socket: { reconnectStrategy }, disableOfflineQueue: true },
+    });
+    const health = probedHealth(() => sentinel.sendCommand(false, ['PING']), logger, () => reconnectListeners.forEach((l) => l()));
+    sentinel.on('error', (err: unknown) => health.down(err));
+    sentinel.on('client-error', (event: unknown) => health.down(event));
+    await sentinel.connect();
+    // Socket.IO's adapter sends raw commands as sendCommand(args), the single-client form.
+    const adapterView = new Proxy(sentinel, {
+      get(target, prop) {
+        if (prop === 'sendCommand') return (args: string[]) => target.sendCommand(false, args);
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' && prop !== 'constructor' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    return {
+      commands: sentinel as unknown as RedisCommands,
+      pubsub: {
+        publish: (channel, message) => sentinel.sPublish(channel, message),
+        subscribe: (channel, listener) => sentinel.sSubscribe(channel, listener, true),
+        unsubscribe: (channel) => sentinel.sUnsubscribe(channel),
+      },
+      pubClient: adapterView,
+      subClient: adapterView,
+      healthy: health.healthy,
+      onReconnect: (l) => reconnectListeners.push(l),
+      close: async () => {
+        health.stop();
+        await sentinel.close().catch(() => undefined);
       },
     };
   }
@@ -124,6 +168,42 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
     onReconnect: (l) => reconnectListeners.push(l),
     close: async () => {
       await Promise.allSettled([sub.close(), pub.close()]);
+    },
+  };
+}
+
+/**
+ * Health of a client that does not say when it is back (Cluster, Sentinel): an error marks
+ * it down, and from then on a PING every 500 ms tells when it answers again.
+ */
+function probedHealth(ping: () => Promise<unknown>, logger: Logger, back: () => void): { healthy(): boolean; down(err: unknown): void; stop(): void } {
+  let up = true;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const probe = () => {
+    ping().then(
+      () => {
+        if (up || stopped) return;
+        up = true;
+        clearInterval(timer);
+        timer = undefined;
+        logger.info({}, 'redis ready again');
+        back();
+      },
+      () => undefined,
+    );
+  };
+  return {
+    healthy: () => up,
+    down(err) {
+      if (stopped) return;
+      if (up) logger.warn({ err }, 'redis connection error');
+      up = false;
+      timer ??= setInterval(probe, 500);
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
     },
   };
 }
