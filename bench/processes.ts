@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onLogLines } from '../test/helpers/log-lines.js';
 import { freePort } from '../test/helpers/redis-server.js';
 
 export const SECRET = 'bench-secret-0123456789abcdef';
@@ -17,20 +18,9 @@ function launch(args: string[], env: Record<string, string>, portOf: (line: Reco
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const text = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          const port = portOf(JSON.parse(text) as Record<string, unknown>);
-          if (port) resolve({ child, port });
-        } catch {
-          // not a JSON line
-        }
-      }
+    onLogLines(child.stdout!, (line) => {
+      const port = portOf(line);
+      if (port) resolve({ child, port });
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });

@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
 import { SECRET, next, ok, token } from '../helpers/harness.js';
+import { onLogLines, type LogLine } from '../helpers/log-lines.js';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
-interface LogLine { msg?: string; port?: number; workers?: number }
 interface Ready { serverId: string }
 interface Msg { clientMessageId: string; content: string }
 
@@ -44,16 +44,9 @@ describe('switchboard server --workers', () => {
     });
     url = `http://127.0.0.1:${port}`;
     await new Promise<void>((resolve, reject) => {
-      let buffer = '';
-      primary.stdout!.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = JSON.parse(buffer.slice(0, nl)) as LogLine;
-          buffer = buffer.slice(nl + 1);
-          logs.push(line);
-          if (line.msg === 'switchboard listening') resolve();
-        }
+      onLogLines(primary.stdout!, (line) => {
+        logs.push(line);
+        if (line.msg === 'switchboard listening') resolve();
       });
       primary.once('exit', (code) => reject(new Error(`the primary exited early with ${code}`)));
     });

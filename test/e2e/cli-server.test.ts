@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { next, ok } from '../helpers/harness.js';
+import { onLogLines, type LogLine } from '../helpers/log-lines.js';
 
-interface LogLine { msg?: string; port?: number; level?: number }
 
 /** Starts `switchboard server` as a child process and resolves with its port once it logs that it listens. */
 function startCli(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; logs: LogLine[] }> {
@@ -17,16 +17,9 @@ function startCli(env: Record<string, string>): Promise<{ child: ChildProcess; p
   });
   const logs: LogLine[] = [];
   return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffer.slice(0, nl)) as LogLine;
-        buffer = buffer.slice(nl + 1);
-        logs.push(line);
-        if (line.msg === 'switchboard listening' && line.port) resolve({ child, port: line.port, logs });
-      }
+    onLogLines(child.stdout!, (line) => {
+      logs.push(line);
+      if (line.msg === 'switchboard listening' && typeof line.port === 'number') resolve({ child, port: line.port, logs });
     });
     child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
   });

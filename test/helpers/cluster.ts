@@ -3,14 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_KEY, SECRET, until } from './harness.js';
+import { onLogLines, type LogLine } from './log-lines.js';
 import { freePort } from './redis-server.js';
 
-/** One JSON log line of a server process (pino). */
-export interface LogLine {
-  level?: number;
-  msg?: string;
-  [field: string]: unknown;
-}
 
 /** One server process of a test cluster. */
 export interface ClusterNode {
@@ -103,20 +98,7 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
     live.add(child);
     const node: ClusterNode = { index: i, url: `http://127.0.0.1:${port}`, port, serverId, child, logs: [] };
     history.push(node);
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const text = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          node.logs.push(JSON.parse(text) as LogLine);
-        } catch {
-          node.logs.push({ level: 30, msg: text });
-        }
-      }
-    });
+    onLogLines(child.stdout!, (line) => node.logs.push(line));
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
