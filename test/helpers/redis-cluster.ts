@@ -10,8 +10,6 @@ export interface TestRedisCluster {
   ports: number[];
   /** Seed node URLs, comma-separated, as SWITCHBOARD_REDIS_URL takes them. */
   url: string;
-  /** Kills node `i` (SIGKILL); with `--cluster create`, nodes 0–2 start as masters. */
-  kill(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,5 +61,5 @@ export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
     await stop();
     throw err;
   }
-  return { ports, url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), kill: (i) => kill(children[i]!), stop };
+  return { ports, url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), stop };
 }
