@@ -98,7 +98,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   });
   const io = createSocketServer(http.server, config.socket);
   cluster.attach(io);
-  const delivery = new SocketIoDelivery(io, envelopes, () => cluster.topicsReady(), logger);
+  const delivery = new SocketIoDelivery(io, envelopes, () => cluster.topicsReady(), (t, users) => local.connectionsOf(t, users).map((c) => c.socketId), logger);
   delivery.acceptRemoteMembership();
   const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats);
   const conversations = new ConversationService(stores.conversations, stores.messages, router, envelopes, ids, clock);

@@ -1,4 +1,4 @@
-import type { SocketId } from '../domain/ids.js';
+import type { SocketId, TenantId, UserId } from '../domain/ids.js';
 import type { DisconnectCode } from '../domain/disconnect.js';
 import type { Envelope } from '../domain/protocol/envelope.js';
 
@@ -24,13 +24,12 @@ export interface LocalDelivery {
   join(socketId: SocketId, topics: readonly string[]): Promise<void>;
   leave(socketId: SocketId, topics: readonly string[]): void;
   /**
-   * Joins every socket that is in any of the `from` topics, on every server of the cluster,
-   * to `topic` (e.g. all devices of some users, through their user topics). Resolves once
-   * the servers that answered in time hold the join and their subscription to `topic`.
+   * Joins every socket of these users, on every server of the cluster, to `topic`. Resolves
+   * once the servers that answered in time hold the join and their subscription to `topic`.
    */
-  joinAll(from: readonly string[], topic: string): Promise<void>;
-  /** The reverse of `joinAll`. */
-  leaveAll(from: readonly string[], topic: string): Promise<void>;
+  joinUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void>;
+  /** The reverse of `joinUsers`. */
+  leaveUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void>;
   /** Tells the sockets why (the `session:disconnect` event), then closes them. */
   disconnect(socketIds: readonly SocketId[], code: DisconnectCode): void;
 }

@@ -6,7 +6,6 @@ import type { LocalDelivery } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { TrafficStats } from '../api/traffic-stats.js';
 import type { LocalConnections } from './local-connections.js';
-import { userTopic } from './topics.js';
 
 export interface UserDeliveryOptions {
   /** Leave out this socket (usually the sender's own). */
@@ -81,12 +80,12 @@ export class Router {
 
   /** Puts every socket of these users, wherever they are connected, into the topic. */
   joinTopic(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
-    return this.delivery.joinAll(userIds.map((u) => userTopic(tenantId, u)), topic);
+    return this.delivery.joinUsers(tenantId, userIds, topic);
   }
 
   /** Takes every socket of these users out of the topic. */
   leaveTopic(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
-    return this.delivery.leaveAll(userIds.map((u) => userTopic(tenantId, u)), topic);
+    return this.delivery.leaveUsers(tenantId, userIds, topic);
   }
 
   private receive(batch: DeliveryBatch): void {

@@ -6,7 +6,5 @@ import type { ConversationId, TenantId, UserId } from '../../domain/ids.js';
  */
 export const tenantTopic = (tenantId: TenantId): string => `t/${tenantId}/tenant`;
 export const presenceTopic = (tenantId: TenantId, userId: UserId): string => `t/${tenantId}/presence:${userId}`;
-/** Every socket of a user joins this topic, so a cluster-wide join can name users. */
-export const userTopic = (tenantId: TenantId, userId: UserId): string => `t/${tenantId}/user:${userId}`;
 /** The sockets of a broadcast channel's members, which receive its messages through it. */
 export const channelTopic = (tenantId: TenantId, conversationId: ConversationId): string => `t/${tenantId}/channel:${conversationId}`;

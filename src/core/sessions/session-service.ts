@@ -9,7 +9,7 @@ import type { TokenClaims } from '../../ports/token-verifier.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { LocalConnections } from '../routing/local-connections.js';
-import { tenantTopic, userTopic } from '../routing/topics.js';
+import { tenantTopic } from '../routing/topics.js';
 
 /** What the server keeps about each connection (seed 002 `UserConnection`). */
 export interface SessionInfo extends Principal {
@@ -77,8 +77,8 @@ export class SessionService {
     const session: Session = { info, timers: [] };
     this.sessions.set(info.socketId, session);
     this.local.add(this.connectionOf(info));
-    // The user topic first: a channel the user is added to while the rest is looked up still reaches this socket.
-    await this.delivery.join(info.socketId, [tenantTopic(info.tenantId), userTopic(info.tenantId, info.userId)]);
+    // In the local index before the lookup: a channel the user is added to meanwhile still reaches this socket.
+    await this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
     await this.delivery.join(info.socketId, await this.options.topicsOf(info.tenantId, info.userId));
     this.armExpiry(session);
     // Without the shared registry the socket still works locally; it is announced again when the backend is back.

@@ -1,6 +1,6 @@
 import type { DefaultEventsMap, Server } from 'socket.io';
 import { DISCONNECT_REASONS, type DisconnectCode } from '../../domain/disconnect.js';
-import type { SocketId } from '../../domain/ids.js';
+import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { EnvelopeFactory } from '../../core/routing/envelopes.js';
 import type { EmitOptions, LocalDelivery } from '../../ports/local-delivery.js';
@@ -12,7 +12,8 @@ const MEMBERSHIP_EVENT = 'switchboard:membership';
 
 interface MembershipChange {
   op: 'join' | 'leave';
-  from: string[];
+  tenantId: TenantId;
+  userIds: UserId[];
   topic: string;
 }
 
@@ -23,6 +24,8 @@ export class SocketIoDelivery implements LocalDelivery {
     private readonly envelopes: EnvelopeFactory,
     /** Resolves once the cluster adapter's pending topic subscriptions are in place. */
     private readonly topicsReady: () => Promise<void>,
+    /** The sockets this server holds for these users. */
+    private readonly localSocketsOf: (tenantId: TenantId, userIds: readonly UserId[]) => SocketId[],
     private readonly logger: Logger,
   ) {}
 
@@ -46,16 +49,16 @@ export class SocketIoDelivery implements LocalDelivery {
     });
   }
 
-  joinAll(from: readonly string[], topic: string): Promise<void> {
-    return this.changeMembership({ op: 'join', from: [...from], topic });
+  joinUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
+    return this.changeMembership({ op: 'join', tenantId, userIds: [...userIds], topic });
   }
 
-  leaveAll(from: readonly string[], topic: string): Promise<void> {
-    return this.changeMembership({ op: 'leave', from: [...from], topic });
+  leaveUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
+    return this.changeMembership({ op: 'leave', tenantId, userIds: [...userIds], topic });
   }
 
   private async changeMembership(change: MembershipChange): Promise<void> {
-    if (change.from.length === 0) return;
+    if (change.userIds.length === 0) return;
     await this.applyLocally(change);
     if ((await this.io.of('/').adapter.serverCount()) <= 1) return;
     try {
@@ -66,8 +69,10 @@ export class SocketIoDelivery implements LocalDelivery {
     }
   }
 
-  private async applyLocally({ op, from, topic }: MembershipChange): Promise<void> {
-    const sockets = this.io.local.in(from);
+  private async applyLocally({ op, tenantId, userIds, topic }: MembershipChange): Promise<void> {
+    const ids = this.localSocketsOf(tenantId, userIds);
+    if (ids.length === 0) return;
+    const sockets = this.io.local.in(ids);
     if (op === 'join') sockets.socketsJoin(topic);
     else sockets.socketsLeave(topic);
     await this.topicsReady();
