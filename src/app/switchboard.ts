@@ -10,6 +10,7 @@ import { asServerId, asSocketId } from '../domain/ids.js';
 import { ServerApi } from '../core/api/server-api.js';
 import { TrafficStats } from '../core/api/traffic-stats.js';
 import { ConversationService } from '../core/conversations/conversation-service.js';
+import { MembershipCache } from '../core/conversations/membership-cache.js';
 import { MessageService } from '../core/messages/message-service.js';
 import { PresenceService } from '../core/presence/presence-service.js';
 import { EnvelopeFactory } from '../core/routing/envelopes.js';
@@ -98,10 +99,18 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   });
   const io = createSocketServer(http.server, config.socket);
   cluster.attach(io);
-  const delivery = new SocketIoDelivery(io, envelopes, () => cluster.topicsReady(), (t, users) => local.connectionsOf(t, users).map((c) => c.socketId), logger);
+  const membership = new MembershipCache(stores.conversations, 10_000);
+  const delivery = new SocketIoDelivery(
+    io,
+    envelopes,
+    () => cluster.topicsReady(),
+    (t, users) => local.connectionsOf(t, users).map((c) => c.socketId),
+    (change) => membership.invalidate(change.tenantId, change.conversationId),
+    logger,
+  );
   delivery.acceptRemoteMembership();
   const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats);
-  const conversations = new ConversationService(stores.conversations, stores.messages, router, envelopes, ids, clock);
+  const conversations = new ConversationService(stores.conversations, membership, stores.messages, router, envelopes, ids, clock);
   const messages = new MessageService(stores.messages, conversations, router, envelopes, ids, clock, {
     allowBinary: config.limits.allowBinary,
     maxAttachmentBytes: config.limits.maxAttachmentBytes,
@@ -126,6 +135,8 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   }, clock);
   const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, { heartbeatMs: config.liveness.heartbeatMs });
   cluster.onReconnect(() => {
+    // Changes made on other servers while Redis was away were not announced here.
+    membership.clear();
     sessions.reannounce().then(
       ({ registered, removed }) => logger.info({ sessions: registered, staleRemoved: removed }, 'cluster backend is back; local sessions registered again'),
       (err: unknown) => logger.warn({ err }, 'could not register local sessions again'),

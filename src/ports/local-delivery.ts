@@ -1,6 +1,15 @@
-import type { SocketId, TenantId, UserId } from '../domain/ids.js';
+import type { ConversationId, SocketId, TenantId, UserId } from '../domain/ids.js';
 import type { DisconnectCode } from '../domain/disconnect.js';
 import type { Envelope } from '../domain/protocol/envelope.js';
+
+export interface MembershipChange {
+  tenantId: TenantId;
+  conversationId: ConversationId;
+  /** The conversation's topic, for conversations delivered through one. */
+  topic?: string;
+  joined: UserId[];
+  left: UserId[];
+}
 
 export interface EmitOptions {
   /** At-most-once: may be dropped when the socket is not writable (typing, cursors). */
@@ -24,12 +33,12 @@ export interface LocalDelivery {
   join(socketId: SocketId, topics: readonly string[]): Promise<void>;
   leave(socketId: SocketId, topics: readonly string[]): void;
   /**
-   * Joins every socket of these users, on every server of the cluster, to `topic`. Resolves
-   * once the servers that answered in time hold the join and their subscription to `topic`.
+   * Tells every server of the cluster that a conversation or its membership changed, and
+   * applies the change to the topic the conversation uses, if any: every socket of the
+   * `joined` users enters it and every socket of the `left` users leaves it. Resolves once
+   * the servers that answered in time have applied it (and hold their subscription).
    */
-  joinUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void>;
-  /** The reverse of `joinUsers`. */
-  leaveUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void>;
+  membershipChanged(change: MembershipChange): Promise<void>;
   /** Tells the sockets why (the `session:disconnect` event), then closes them. */
   disconnect(socketIds: readonly SocketId[], code: DisconnectCode): void;
 }

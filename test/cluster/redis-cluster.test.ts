@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { API_KEY, closeClients, connect, createRoom, next, ok, record, settle, startServer, type TestServer } from '../helpers/harness.js';
+import { API_KEY, closeClients, connect, createRoom, fails, next, ok, record, settle, startServer, type TestServer } from '../helpers/harness.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 
 interface Msg { id: string; seq: number; clientMessageId: string; content: string }
@@ -107,5 +107,20 @@ describe('on a Redis Cluster', () => {
     const offline = next<Presence>(watcher, 'presence:changed', (p) => p.userId === 'dave' && p.status === 'offline');
     dave.close();
     await offline;
+  });
+
+  it('makes a membership change on one server hold at once on the others, whatever they cached', async () => {
+    const [a, b] = servers as [TestServer, TestServer, TestServer];
+    const owner = await connect(a, 'nora');
+    const guest = await connect(b, 'gil');
+    const room = (await createRoom(owner, 'group', ['gil'], { name: 'cache' })).conversation.id;
+    // B caches the membership while gil sends.
+    await ok(guest, 'message:send', { conversationId: room, clientMessageId: 'mc-1', content: 'in' });
+    await ok(owner, 'room:update', { conversationId: room, removeMembers: ['gil'] });
+    assert.equal((await fails(guest, 'message:send', { conversationId: room, clientMessageId: 'mc-2', content: 'out?' })).code, 'NOT_A_MEMBER');
+    await ok(owner, 'room:update', { conversationId: room, addMembers: ['gil'], name: 'renamed' });
+    await ok(guest, 'message:send', { conversationId: room, clientMessageId: 'mc-3', content: 'back' });
+    const view = await ok<{ conversation: { name: string } }>(guest, 'room:get', { conversationId: room });
+    assert.equal(view.conversation.name, 'renamed');
   });
 });

@@ -8,6 +8,7 @@ import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { Router } from '../routing/router.js';
 import { channelTopic } from '../routing/topics.js';
+import type { MembershipCache } from './membership-cache.js';
 
 export interface ConversationView {
   conversation: Conversation;
@@ -26,6 +27,7 @@ const rank: Record<MemberRole, number> = { owner: 2, admin: 1, member: 0 };
 export class ConversationService {
   constructor(
     private readonly store: ConversationStore,
+    private readonly cache: MembershipCache,
     private readonly messages: MessageStore,
     private readonly router: Router,
     private readonly envelopes: EnvelopeFactory,
@@ -35,9 +37,9 @@ export class ConversationService {
 
   /** The conversation and the caller's membership; NOT_FOUND / NOT_A_MEMBER otherwise. */
   async requireMember(tenantId: TenantId, conversationId: ConversationId, userId: UserId): Promise<{ conversation: Conversation; member: Member }> {
-    const conversation = await this.store.get(tenantId, conversationId);
+    const conversation = await this.cache.conversation(tenantId, conversationId);
     if (!conversation) throw new SwitchboardError('NOT_FOUND', 'Conversation not found', { conversationId });
-    const member = await this.store.getMember(tenantId, conversationId, userId);
+    const member = await this.cache.member(tenantId, conversationId, userId);
     if (!member) throw new SwitchboardError('NOT_A_MEMBER', undefined, { conversationId });
     return { conversation, member };
   }
@@ -48,11 +50,11 @@ export class ConversationService {
   }
 
   async exists(tenantId: TenantId, conversationId: ConversationId): Promise<boolean> {
-    return (await this.store.get(tenantId, conversationId)) !== null;
+    return (await this.cache.conversation(tenantId, conversationId)) !== null;
   }
 
   async memberIds(tenantId: TenantId, conversationId: ConversationId): Promise<UserId[]> {
-    return (await this.store.listMembers(tenantId, conversationId)).map((m) => m.userId);
+    return this.cache.memberIds(tenantId, conversationId);
   }
 
   async create(by: Principal, input: RoomCreateInput, socketId?: SocketId): Promise<ConversationView & { created: boolean }> {
@@ -79,9 +81,7 @@ export class ConversationService {
       members,
     );
     const view = { conversation, members: await this.store.listMembers(by.tenantId, conversation.id) };
-    if (created && conversation.type === 'channel') {
-      await this.router.joinTopic(by.tenantId, view.members.map((m) => m.userId), channelTopic(by.tenantId, conversation.id));
-    }
+    if (created) await this.changed(conversation, view.members.map((m) => m.userId), []);
     if (created) {
       const env = this.envelopes.create(by.tenantId, 'event', 'room:created', view);
       await this.router.toUsers(by.tenantId, view.members.map((m) => m.userId), env, { exceptSocket: socketId });
@@ -132,7 +132,7 @@ export class ConversationService {
       if (!conversation.isPublic) throw new SwitchboardError('FORBIDDEN', 'This conversation is private; ask an admin to add you', { conversationId });
       const member: Member = { userId: by.userId, role: 'member', joinedAt: new Date(this.clock.now()).toISOString() };
       const added = await this.store.addMembers(by.tenantId, conversationId, [member]);
-      if (added.length > 0 && conversation.type === 'channel') await this.router.joinTopic(by.tenantId, [by.userId], channelTopic(by.tenantId, conversationId));
+      if (added.length > 0) await this.changed(conversation, [by.userId], []);
       if (added.length > 0) {
         const env = this.envelopes.create(by.tenantId, 'event', 'room:member_joined', { conversationId, member });
         await this.router.toUsers(by.tenantId, await this.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId });
@@ -145,13 +145,13 @@ export class ConversationService {
     const { conversation, member } = await this.requireMember(by.tenantId, conversationId, by.userId);
     if (conversation.type === 'direct') throw new SwitchboardError('FORBIDDEN', 'A direct conversation cannot be left', { conversationId });
     await this.store.removeMembers(by.tenantId, conversationId, [by.userId]);
-    if (conversation.type === 'channel') await this.router.leaveTopic(by.tenantId, [by.userId], channelTopic(by.tenantId, conversationId));
     const remaining = await this.store.listMembers(by.tenantId, conversationId);
     if (member.role === 'owner' && remaining.length > 0 && !remaining.some((m) => m.role === 'owner')) {
       // Ownership passes to the most senior remaining member so the room stays administrable.
       const heir = [...remaining].sort((a, b) => rank[b.role] - rank[a.role] || a.joinedAt.localeCompare(b.joinedAt))[0]!;
       await this.store.setRole(by.tenantId, conversationId, heir.userId, 'owner');
     }
+    await this.changed(conversation, [], [by.userId]);
     const env = this.envelopes.create(by.tenantId, 'event', 'room:member_left', { conversationId, userId: by.userId });
     await this.router.toUsers(by.tenantId, [...remaining.map((m) => m.userId), by.userId], env, { exceptSocket: socketId });
     return { conversationId };
@@ -187,11 +187,7 @@ export class ConversationService {
     for (const u of input.promote ?? []) if (roles.has(asUserId(u)) && roles.get(asUserId(u)) === 'member') await this.store.setRole(by.tenantId, conversationId, asUserId(u), 'admin');
     for (const u of input.demote ?? []) if (roles.get(asUserId(u)) === 'admin') await this.store.setRole(by.tenantId, conversationId, asUserId(u), 'member');
 
-    if (conversation.type === 'channel') {
-      const topic = channelTopic(by.tenantId, conversationId);
-      await this.router.joinTopic(by.tenantId, added.map((m) => m.userId), topic);
-      await this.router.leaveTopic(by.tenantId, removed, topic);
-    }
+    await this.changed(conversation, added.map((m) => m.userId), removed);
     const members = await this.store.listMembers(by.tenantId, conversationId);
     const env = this.envelopes.create(by.tenantId, 'event', 'room:updated', {
       conversation: updated,
@@ -202,5 +198,22 @@ export class ConversationService {
     });
     await this.router.toUsers(by.tenantId, [...members.map((m) => m.userId), ...removed], env, { exceptSocket: socketId });
     return { conversation: updated, members };
+  }
+
+  /**
+   * After any change to a conversation or its members: every server drops what it cached
+   * about it, and a broadcast channel's topic gains and loses the members' sockets, before
+   * the change is acknowledged (docs/decisions/001).
+   */
+  private changed(conversation: Conversation, joined: UserId[], left: UserId[]): Promise<void> {
+    const { tenantId, id } = conversation;
+    this.cache.invalidate(tenantId, id);
+    return this.router.membershipChanged({
+      tenantId,
+      conversationId: id,
+      topic: conversation.type === 'channel' ? channelTopic(tenantId, id) : undefined,
+      joined,
+      left,
+    });
   }
 }

@@ -2,7 +2,7 @@ import type { DeviceId, ServerId, SocketId, TenantId, UserId } from '../../domai
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { ClusterBus, DeliveryBatch } from '../../ports/cluster-bus.js';
 import type { ConnectionRegistry, SocketConnection } from '../../ports/connection-registry.js';
-import type { LocalDelivery } from '../../ports/local-delivery.js';
+import type { LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { TrafficStats } from '../api/traffic-stats.js';
 import type { LocalConnections } from './local-connections.js';
@@ -78,14 +78,9 @@ export class Router {
     this.delivery.emitToTopic(topic, envelope, options);
   }
 
-  /** Puts every socket of these users, wherever they are connected, into the topic. */
-  joinTopic(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
-    return this.delivery.joinUsers(tenantId, userIds, topic);
-  }
-
-  /** Takes every socket of these users out of the topic. */
-  leaveTopic(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
-    return this.delivery.leaveUsers(tenantId, userIds, topic);
+  /** Tells every server that a conversation changed, moving its members' sockets in and out of its topic. */
+  membershipChanged(change: MembershipChange): Promise<void> {
+    return this.delivery.membershipChanged(change);
   }
 
   private receive(batch: DeliveryBatch): void {

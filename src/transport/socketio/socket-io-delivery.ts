@@ -3,19 +3,13 @@ import { DISCONNECT_REASONS, type DisconnectCode } from '../../domain/disconnect
 import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { EnvelopeFactory } from '../../core/routing/envelopes.js';
-import type { EmitOptions, LocalDelivery } from '../../ports/local-delivery.js';
+import type { EmitOptions, LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { SocketData } from './socket-data.js';
 
 /** Server-to-server event that applies a topic membership change on every server. */
 const MEMBERSHIP_EVENT = 'switchboard:membership';
 
-interface MembershipChange {
-  op: 'join' | 'leave';
-  tenantId: TenantId;
-  userIds: UserId[];
-  topic: string;
-}
 
 /** LocalDelivery over Socket.IO: one `emit` per call, so the envelope is encoded once however many sockets receive it. */
 export class SocketIoDelivery implements LocalDelivery {
@@ -26,6 +20,8 @@ export class SocketIoDelivery implements LocalDelivery {
     private readonly topicsReady: () => Promise<void>,
     /** The sockets this server holds for these users. */
     private readonly localSocketsOf: (tenantId: TenantId, userIds: readonly UserId[]) => SocketId[],
+    /** What this server keeps about a conversation that changed, e.g. its membership cache. */
+    private readonly onChanged: (change: MembershipChange) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -49,32 +45,26 @@ export class SocketIoDelivery implements LocalDelivery {
     });
   }
 
-  joinUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
-    return this.changeMembership({ op: 'join', tenantId, userIds: [...userIds], topic });
-  }
-
-  leaveUsers(tenantId: TenantId, userIds: readonly UserId[], topic: string): Promise<void> {
-    return this.changeMembership({ op: 'leave', tenantId, userIds: [...userIds], topic });
-  }
-
-  private async changeMembership(change: MembershipChange): Promise<void> {
-    if (change.userIds.length === 0) return;
+  async membershipChanged(change: MembershipChange): Promise<void> {
     await this.applyLocally(change);
-    if ((await this.io.of('/').adapter.serverCount()) <= 1) return;
     try {
+      if ((await this.io.of('/').adapter.serverCount()) <= 1) return;
       await this.io.serverSideEmitWithAck(MEMBERSHIP_EVENT, change);
     } catch (err) {
-      // A server that does not answer is dying; its sockets reconnect elsewhere and join there.
-      this.logger.warn({ err, topic: change.topic }, 'not every server confirmed a topic membership change');
+      // A server that does not answer is dying, or Redis is away (then every server forgets
+      // what it cached once Redis is back); sockets that reconnect elsewhere join there.
+      this.logger.warn({ err, conversationId: change.conversationId }, 'not every server confirmed a conversation change');
     }
   }
 
-  private async applyLocally({ op, tenantId, userIds, topic }: MembershipChange): Promise<void> {
-    const ids = this.localSocketsOf(tenantId, userIds);
-    if (ids.length === 0) return;
-    const sockets = this.io.local.in(ids);
-    if (op === 'join') sockets.socketsJoin(topic);
-    else sockets.socketsLeave(topic);
+  private async applyLocally(change: MembershipChange): Promise<void> {
+    this.onChanged(change);
+    const { tenantId, topic, joined, left } = change;
+    if (topic === undefined) return;
+    const entering = this.localSocketsOf(tenantId, joined);
+    const leaving = this.localSocketsOf(tenantId, left);
+    if (entering.length > 0) this.io.local.in(entering).socketsJoin(topic);
+    if (leaving.length > 0) this.io.local.in(leaving).socketsLeave(topic);
     await this.topicsReady();
   }
 
