@@ -53,6 +53,10 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
       const redis = await connectRedis(cluster, logger);
       const bus = new RedisClusterBus(redis.pubsub, logger);
       const topics = createSocketIoRedisAdapter(redis.pubClient, redis.subClient, logger);
+      redis.onReconnect(() => {
+        topics.resubscribe();
+        bus.resubscribe().catch((err: unknown) => logger.warn({ err }, 'could not subscribe the server channel again'));
+      });
       return {
         registry: new RedisConnectionRegistry(redis.commands),
         presence: new RedisPresenceStore(redis.commands),

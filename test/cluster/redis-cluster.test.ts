@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { API_KEY, closeClients, connect, createRoom, fails, next, ok, record, settle, startServer, type TestServer } from '../helpers/harness.js';
+import { API_KEY, call, closeClients, connect, createRoom, fails, next, ok, record, settle, startServer, until, type TestServer } from '../helpers/harness.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 
 interface Msg { id: string; seq: number; clientMessageId: string; content: string }
@@ -122,5 +122,24 @@ describe('on a Redis Cluster', () => {
     await ok(guest, 'message:send', { conversationId: room, clientMessageId: 'mc-3', content: 'back' });
     const view = await ok<{ conversation: { name: string } }>(guest, 'room:get', { conversationId: room });
     assert.equal(view.conversation.name, 'renamed');
+  });
+
+  // Last: it takes a master away for good.
+  it('recovers when the master holding a server\'s channel dies: the replica takes over and delivery resumes', async () => {
+    const [a, b] = servers as [TestServer, TestServer, TestServer];
+    const alice = await connect(a, 'ada');
+    const bob = await connect(b, 'ben');
+    const room = (await createRoom(alice, 'group', ['ben'], { name: 'failover' })).conversation.id;
+    await redis.kill(await redis.masterOf(`sb:server:${b.app.serverId}`));
+    await until(async () => (await fetch(`${b.url}/health/ready`)).status === 503, 10_000, 50);
+    // Until the replica is promoted (cluster-node-timeout 2 s) nothing for that shard gets through.
+    let n = 0;
+    await until(async () => {
+      const id = `fo-${n++}`;
+      const got = next<Msg>(bob, 'message:new', (m) => m.clientMessageId === id, 1000).then(() => true, () => false);
+      const sent = await call(alice, 'message:send', { conversationId: room, clientMessageId: id, content: 'after failover' });
+      return sent.ok && (await got);
+    }, 30_000, 100);
+    await until(async () => (await fetch(`${b.url}/health/ready`)).status === 200, 10_000, 100);
   });
 });

@@ -10,16 +10,22 @@ export interface TestRedisCluster {
   ports: number[];
   /** Seed node URLs, comma-separated, as SWITCHBOARD_REDIS_URL takes them. */
   url: string;
+  /** Kills the node on `port` (SIGKILL). */
+  kill(port: number): Promise<void>;
+  /** The port of the master that serves the slot of `key`. */
+  masterOf(key: string): Promise<number>;
   stop(): Promise<void>;
 }
 
+/** The cluster is up and, if the node is a replica, it has synced with its master (so it could take over). */
 async function clusterOk(port: number): Promise<boolean> {
   const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const info = await client.sendCommand(['CLUSTER', 'INFO']);
-    return String(info).includes('cluster_state:ok');
+    const cluster = String(await client.sendCommand(['CLUSTER', 'INFO']));
+    const replication = String(await client.sendCommand(['INFO', 'replication']));
+    return cluster.includes('cluster_state:ok') && (replication.includes('role:master') || replication.includes('master_link_status:up'));
   } finally {
     client.destroy();
   }
@@ -34,7 +40,7 @@ export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
     if (p < 55_000 && !ports.includes(p)) ports.push(p);
   }
   const children: ChildProcess[] = ports.map((port) =>
-    spawn('redis-server', redisArgs(port, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir]), { stdio: 'ignore' }),
+    spawn('redis-server', redisArgs(port, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0', '--dir', dir]), { stdio: 'ignore' }),
   );
   const kill = (c: ChildProcess) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve();
@@ -61,5 +67,24 @@ export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
     await stop();
     throw err;
   }
-  return { ports, url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','), stop };
+  const masterOf = async (key: string): Promise<number> => {
+    const client = createClient({ url: `redis://127.0.0.1:${ports[ports.length - 1]}` });
+    await client.connect();
+    try {
+      const slot = Number(await client.sendCommand(['CLUSTER', 'KEYSLOT', key]));
+      const ranges = (await client.sendCommand(['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      if (!range) throw new Error(`no master serves slot ${slot}`);
+      return Number(range[2][1]);
+    } finally {
+      await client.close();
+    }
+  };
+  return {
+    ports,
+    url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','),
+    kill: (port) => kill(children[ports.indexOf(port)]!),
+    masterOf,
+    stop,
+  };
 }

@@ -10,7 +10,7 @@ import { keys } from './redis-keys.js';
  * attachments cross as bytes. At-most-once, like Redis pub/sub itself.
  */
 export class RedisClusterBus implements ClusterBus {
-  private readonly channels = new Set<string>();
+  private readonly channels = new Map<string, (message: Buffer) => void>();
 
   constructor(
     private readonly pubsub: RedisPubSub,
@@ -23,18 +23,27 @@ export class RedisClusterBus implements ClusterBus {
 
   async subscribe(serverId: ServerId, handler: (batch: DeliveryBatch) => void): Promise<void> {
     const channel = keys.serverChannel(serverId);
-    this.channels.add(channel);
-    await this.pubsub.subscribe(channel, (message) => {
+    const listener = (message: Buffer) => {
       try {
         handler(decode(message) as DeliveryBatch);
       } catch (err) {
         this.logger.warn({ err, channel }, 'undecodable delivery batch dropped');
       }
-    });
+    };
+    this.channels.set(channel, listener);
+    await this.pubsub.subscribe(channel, listener);
+  }
+
+  /**
+   * Subscribes this server's channels again, with the same listeners so nothing doubles:
+   * after a Redis Cluster failover the subscriptions held by the lost master are gone.
+   */
+  async resubscribe(): Promise<void> {
+    await Promise.all([...this.channels].map(([channel, listener]) => this.pubsub.subscribe(channel, listener)));
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.channels].map((c) => this.pubsub.unsubscribe(c)));
+    await Promise.allSettled([...this.channels.keys()].map((c) => this.pubsub.unsubscribe(c)));
     this.channels.clear();
   }
 }

@@ -86,7 +86,14 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
   if (options.mode === 'cluster') {
     const pub = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket: { reconnectStrategy }, disableOfflineQueue: true } });
     const sub = pub.duplicate();
-    const health = probedHealth(() => pub.sendCommand(undefined, true, ['PING']), logger, () => reconnectListeners.forEach((l) => l()));
+    // The client learns a new topology only from a MOVED reply, which a master that died never
+    // sends; so while unhealthy each probe asks for the slots again (a failover), then pings
+    // every master it now knows.
+    const rediscover = async (cluster: typeof pub) => cluster._slots.rediscover(await cluster.nodeClient(cluster.getRandomNode()));
+    const health = probedHealth(async () => {
+      await Promise.all([rediscover(pub), rediscover(sub)]);
+      await Promise.all(pub.masters.map(async (m) => (await pub.nodeClient(m)).ping()));
+    }, logger, () => reconnectListeners.forEach((l) => l()));
     for (const client of [pub, sub]) {
       client.on('error', (err: unknown) => health.down(err));
       client.on('node-error', (err: unknown) => health.down(err));

@@ -6,6 +6,11 @@ type AdapterConstructor = ReturnType<typeof createShardedAdapter>;
 export interface SocketIoRedisAdapter {
   /** For `io.adapter(...)`. */
   adapter: AdapterConstructor;
+  /**
+   * Subscribes every wanted topic again: after a Redis Cluster failover the subscriptions
+   * held by the lost master are gone, and the client does not move them by itself.
+   */
+  resubscribe(): void;
   /** Resolves once every subscription change the adapter started so far has finished. */
   settle(): Promise<void>;
   /** False while a topic subscription that failed has not been made good by a retry yet. */
@@ -36,8 +41,8 @@ const retryDelay = (attempt: number): number => Math.min(250 * 2 ** attempt, 200
  */
 export function createSocketIoRedisAdapter(pubClient: object, subClient: object, logger: Logger): SocketIoRedisAdapter {
   const pending = new Set<Promise<unknown>>();
-  /** The channels the adapter currently wants; a retry only runs while its channel is here. */
-  const wanted = new Set<string>();
+  /** The channels the adapter currently wants, with the call that subscribes them; a retry only runs while its channel is here. */
+  const wanted = new Map<string, () => Promise<boolean>>();
   /** Channels whose last subscription attempt failed, with what it takes to try again. */
   const failing = new Map<string, () => void>();
   const retries = new Map<string, NodeJS.Timeout>();
@@ -89,7 +94,7 @@ export function createSocketIoRedisAdapter(pubClient: object, subClient: object,
       return (...args: unknown[]) => {
         const channel = String(args[0]);
         if (prop === 'sSubscribe') {
-          wanted.add(channel);
+          wanted.set(channel, () => subscribe(target, method, args, 0));
           return subscribe(target, method, args, 0);
         }
         wanted.delete(channel);
@@ -108,6 +113,9 @@ export function createSocketIoRedisAdapter(pubClient: object, subClient: object,
   return {
     adapter: createShardedAdapter(pubClient, guardedSub, { subscriptionMode: 'dynamic' }),
     healthy: () => failing.size === 0,
+    resubscribe() {
+      for (const again of wanted.values()) void again();
+    },
     async settle() {
       await Promise.allSettled([...pending]);
     },
