@@ -59,29 +59,12 @@ export interface RedisConnections {
 /**
  * Opens a publisher/command connection and a separate subscriber connection. Both
  * reconnect by themselves with capped backoff; errors are logged, never thrown at the
- * process, and resubscription after a reconnect is the client's duty.
+ * process; `onReconnect` listeners run each time the connection is usable again.
  */
 export async function connectRedis(options: RedisOptions, logger: Logger): Promise<RedisConnections> {
   const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100);
   const urls = options.url.split(',').map((u) => u.trim()).filter(Boolean);
-  const up = { pub: false, sub: false };
   const reconnectListeners: (() => void)[] = [];
-  let everReady = false;
-  const watch = (client: { on(event: string, fn: (arg?: unknown) => void): unknown }, name: 'pub' | 'sub') => {
-    client.on('ready', () => {
-      up[name] = true;
-      logger.info({ connection: name }, 'redis ready');
-      if (name !== 'pub') return;
-      if (everReady) for (const l of reconnectListeners) l();
-      everReady = true;
-    });
-    client.on('end', () => (up[name] = false));
-    client.on('reconnecting', () => (up[name] = false));
-    client.on('error', (err) => {
-      if (up[name]) logger.warn({ err, connection: name }, 'redis connection error');
-      up[name] = false;
-    });
-  };
 
   if (options.mode === 'cluster') {
     const pub = createCluster({ rootNodes: urls.map((url) => ({ url })), defaults: { socket: { reconnectStrategy }, disableOfflineQueue: true } });
@@ -156,6 +139,24 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
       },
     };
   }
+  const up = { pub: false, sub: false };
+  let everReady = false;
+  const watch = (client: { on(event: string, fn: (arg?: unknown) => void): unknown }, name: 'pub' | 'sub') => {
+    client.on('ready', () => {
+      up[name] = true;
+      logger.info({ connection: name }, 'redis ready');
+      if (name !== 'pub') return;
+      if (everReady) for (const l of reconnectListeners) l();
+      everReady = true;
+    });
+    client.on('end', () => (up[name] = false));
+    client.on('reconnecting', () => (up[name] = false));
+    client.on('error', (err) => {
+      if (up[name]) logger.warn({ err, connection: name }, 'redis connection error');
+      up[name] = false;
+    });
+  };
+
   // Commands fail fast while disconnected instead of queueing, so local traffic never waits on Redis.
   const pub = createClient({ url: urls[0], socket: { reconnectStrategy }, disableOfflineQueue: true });
   const sub = pub.duplicate();
