@@ -122,7 +122,10 @@ describe('a cluster of three server processes over one Redis', { timeout: 60_000
     await ok(pete, 'presence:update', { status: 'away' });
     await away;
 
+    // Typing is volatile: dropped for a socket that is still writing, so let room:created reach Olga first.
+    const created = next(olga, 'room:created');
     const room = await createRoom(pete, 'direct', ['olga']);
+    await created;
     const typing = next<TypingData>(olga, 'typing:update', (t) => t.userId === 'pete' && t.typing);
     await ok(pete, 'typing:start', { conversationId: room.conversation.id });
     assert.deepEqual((await typing).payload.data.typers, ['pete']);

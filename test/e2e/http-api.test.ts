@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
+import type { PushResult, SystemMetrics as Metrics } from '../../src/core/api/server-api.js';
+import type { Presence } from '../../src/domain/model.js';
 import { API_KEY, call, closeClients, connect, createRoom, next, ok, record, settle, startServer, until, type TestServer } from '../helpers/harness.js';
 
 interface ErrorBody { code: string; message: string; retryable: boolean; details?: unknown; timestamp: string; requestId?: string }
@@ -9,17 +11,6 @@ interface Reply<D> { status: number; body: Body<D>; requestId: string | null; te
 interface Field { field: string; message: string }
 interface Msg { id: string; seq: number; senderId: string; clientMessageId: string; content: string; attachment?: string }
 interface Page { messages: Msg[]; hasMore: boolean }
-interface Presence { userId: string; status: string; customStatus: string | null; lastSeen: string | null; devices: number }
-interface PushResult { target: 'user' | 'room' | 'tenant'; sockets: number | null }
-interface Metrics {
-  activeConnections: number;
-  activeUsers: number;
-  messageRate: { incoming: number; outgoing: number };
-  errorRate: number;
-  roomCount: number;
-  uptime: number;
-  memoryUsage: { rss: number; heapTotal: number; heapUsed: number; external: number };
-}
 
 /** Payload size limit of the test server's HTTP bodies (and socket packets). */
 const BODY_LIMIT = 65_536;

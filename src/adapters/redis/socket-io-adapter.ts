@@ -94,8 +94,9 @@ export function createSocketIoRedisAdapter(pubClient: object, subClient: object,
       return (...args: unknown[]) => {
         const channel = String(args[0]);
         if (prop === 'sSubscribe') {
-          wanted.set(channel, () => subscribe(target, method, args, 0));
-          return subscribe(target, method, args, 0);
+          const again = () => subscribe(target, method, args, 0);
+          wanted.set(channel, again);
+          return again();
         }
         wanted.delete(channel);
         failing.delete(channel);

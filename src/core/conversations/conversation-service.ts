@@ -81,8 +81,9 @@ export class ConversationService {
       members,
     );
     const view = { conversation, members: await this.store.listMembers(by.tenantId, conversation.id) };
-    if (created) await this.changed(conversation, view.members.map((m) => m.userId), []);
     if (created) {
+      // A new conversation is in no cache yet; only a channel's topic needs its members.
+      if (conversation.type === 'channel') await this.changed(conversation, view.members.map((m) => m.userId), []);
       const env = this.envelopes.create(by.tenantId, 'event', 'room:created', view);
       await this.router.toUsers(by.tenantId, view.members.map((m) => m.userId), env, { exceptSocket: socketId });
     }
@@ -132,8 +133,8 @@ export class ConversationService {
       if (!conversation.isPublic) throw new SwitchboardError('FORBIDDEN', 'This conversation is private; ask an admin to add you', { conversationId });
       const member: Member = { userId: by.userId, role: 'member', joinedAt: new Date(this.clock.now()).toISOString() };
       const added = await this.store.addMembers(by.tenantId, conversationId, [member]);
-      if (added.length > 0) await this.changed(conversation, [by.userId], []);
       if (added.length > 0) {
+        await this.changed(conversation, [by.userId], []);
         const env = this.envelopes.create(by.tenantId, 'event', 'room:member_joined', { conversationId, member });
         await this.router.toUsers(by.tenantId, await this.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId });
       }

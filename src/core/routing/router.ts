@@ -2,7 +2,7 @@ import type { DeviceId, ServerId, SocketId, TenantId, UserId } from '../../domai
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { ClusterBus, DeliveryBatch } from '../../ports/cluster-bus.js';
 import type { ConnectionRegistry, SocketConnection } from '../../ports/connection-registry.js';
-import type { LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
+import type { EmitOptions, LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { TrafficStats } from '../api/traffic-stats.js';
 import type { LocalConnections } from './local-connections.js';
@@ -74,7 +74,7 @@ export class Router {
     return routed;
   }
 
-  toTopic(topic: string, envelope: Envelope, options: { volatile?: boolean; exceptSocket?: SocketId } = {}): void {
+  toTopic(topic: string, envelope: Envelope, options: EmitOptions = {}): void {
     this.delivery.emitToTopic(topic, envelope, options);
   }
 
