@@ -1,7 +1,7 @@
 import type { ConversationId, MessageId, Seq, TenantId, UserId } from '../domain/ids.js';
 import type { Message, Metadata, ReadCursor } from '../domain/model.js';
 
-/** A message as sent: the store assigns `seq`; edits, deletion and reactions come later. */
+/** A message as sent: the sequencer assigns `seq`; edits, deletion and reactions come later. */
 export type NewMessage = Omit<Message, 'seq' | 'editedAt' | 'deletedAt' | 'reactions'>;
 
 export interface HistoryQuery {
@@ -15,16 +15,18 @@ export interface HistoryQuery {
 /**
  * Messages, reactions and read cursors, scoped by tenant.
  *
+ * Messages arrive already numbered (see MessageSequencer), usually from the processor
+ * that consumes the durable log, so writes may repeat and arrive in any order.
+ *
  * Guarantees:
- * - `append` assigns the conversation's next sequence number atomically: numbers are
- *   1, 2, 3… without gaps or repeats, in the order appends resolve.
- * - `append` is idempotent on (conversation, sender, clientMessageId): a repeat returns
- *   the stored message with `duplicate: true` and stores nothing.
- * - A resolved write is durable and immediately visible to `page` (read-after-write).
+ * - `insert` is idempotent by message id: a message already stored is left as it is
+ *   (edits, deletion and reactions made since are kept), so a replayed batch is harmless.
+ * - A resolved write is durable and immediately visible to `page`.
  * - Read cursors only move forward.
  */
 export interface MessageStore {
-  append(message: NewMessage): Promise<{ message: Message; duplicate: boolean }>;
+  /** Stores the messages not stored yet; returns how many were new. */
+  insert(messages: readonly Message[]): Promise<number>;
   get(tenantId: TenantId, conversationId: ConversationId, id: MessageId): Promise<Message | null>;
   edit(tenantId: TenantId, conversationId: ConversationId, id: MessageId, content: string, metadata: Metadata | undefined, at: string): Promise<Message | null>;
   /** Clears content, metadata, attachment and reactions and stamps deletedAt. */
@@ -33,8 +35,6 @@ export interface MessageStore {
   react(tenantId: TenantId, conversationId: ConversationId, id: MessageId, userId: UserId, emoji: string, op: 'add' | 'remove', at: string): Promise<Message | null>;
   /** A page of messages in ascending seq order. */
   page(tenantId: TenantId, conversationId: ConversationId, query: HistoryQuery): Promise<Message[]>;
-  /** The newest seq of each conversation (0 for an empty one). */
-  lastSeqs(tenantId: TenantId, conversationIds: ConversationId[]): Promise<Map<ConversationId, Seq>>;
   /** Distinct senders of the messages with fromSeq < seq <= toSeq. */
   sendersBetween(tenantId: TenantId, conversationId: ConversationId, fromSeq: Seq, toSeq: Seq): Promise<UserId[]>;
   /** Moves the user's cursor forward to `seq` (never back); returns where it was and where it is. */

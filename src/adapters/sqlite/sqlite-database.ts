@@ -66,6 +66,84 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (tenant_id, conversation_id, user_id)
   );
   `,
+  // Delivery guarantees: the sequencer, the per-user inboxes and the embedded durable log.
+  // Records and envelopes are MessagePack. Sequence numbers continue from conversations.last_seq.
+  `
+  CREATE TABLE sequences (
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, conversation_id)
+  );
+  INSERT INTO sequences (tenant_id, conversation_id, last_seq) SELECT tenant_id, id, last_seq FROM conversations WHERE last_seq > 0;
+  CREATE TABLE accepted (
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    client_message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    accepted_at INTEGER NOT NULL,
+    stored INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, conversation_id, sender_id, client_message_id)
+  );
+  CREATE INDEX accepted_tail ON accepted (tenant_id, conversation_id, seq) WHERE stored = 0;
+  CREATE INDEX accepted_age ON accepted (accepted_at);
+  CREATE TABLE inbox_heads (
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    head INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+  );
+  CREATE TABLE inbox_entries (
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    bytes INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    except_socket TEXT,
+    PRIMARY KEY (tenant_id, user_id, offset)
+  );
+  CREATE INDEX inbox_entries_age ON inbox_entries (at);
+  CREATE TABLE inbox_acks (
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, device_id)
+  );
+  CREATE TABLE inbox_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    at INTEGER NOT NULL,
+    except_socket TEXT,
+    reason TEXT NOT NULL,
+    dead_at INTEGER NOT NULL
+  );
+  CREATE TABLE log_records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    record BLOB NOT NULL,
+    appended_at INTEGER NOT NULL
+  );
+  CREATE TABLE log_groups (
+    group_name TEXT PRIMARY KEY,
+    committed INTEGER NOT NULL
+  );
+  CREATE TABLE log_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    record BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    dead_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**
