@@ -5,12 +5,15 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { mintToken } from '../adapters/jose/mint-token.js';
 import { ConfigError, DEV_JWT_SECRET, loadConfig, type Config } from './config.js';
+import { createProcessorApp } from './processor-app.js';
 import { createSwitchboard } from './switchboard.js';
 import { runSupervisor, WORKER_READY } from './workers.js';
 
 const USAGE = `Usage:
   switchboard server [--workers [N]]       start the server (configuration from the environment; see README);
                                            --workers: N processes behind one port (default: one per core; needs Redis)
+  switchboard processor                    consume the durable log into the store (SWITCHBOARD_LOG=redis|kafka;
+                                           with the embedded log the server runs it itself)
   switchboard token --user ID --tenant ID [--device ID] [--ttl SECONDS]
                                            mint an HS256 access token with SWITCHBOARD_JWT_SECRET (or the dev secret)`;
 
@@ -33,7 +36,7 @@ async function runServer(args: string[], config: Config): Promise<void> {
   const workers = workerCount(args);
   if (workers > 1) {
     if (config.cluster.kind !== 'redis') throw new UsageError('--workers needs SWITCHBOARD_REDIS_URL: the workers join into one cluster over Redis');
-    if (config.store === 'memory') throw new UsageError('--workers needs a shared store: use SWITCHBOARD_STORE=sqlite (the default)');
+    if (config.store.kind === 'memory') throw new UsageError('--workers needs a shared store: use SWITCHBOARD_STORE=sqlite (the default)');
     runSupervisor({ workers, config, logger: pino({ level: config.logLevel, base: { service: 'switchboard', role: 'primary' } }) });
     return;
   }
@@ -88,6 +91,24 @@ async function runWorker(config: Config): Promise<void> {
   process.send?.(WORKER_READY);
 }
 
+/** `switchboard processor`: the message processor on its own, until SIGTERM or SIGINT. */
+async function runProcessor(config: Config): Promise<void> {
+  const app = await createProcessorApp(config);
+  process.on('unhandledRejection', (err) => app.logger.error({ err }, 'unhandled rejection'));
+  const stop = () => {
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.logger.error({ err }, 'processor did not stop cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  app.start();
+}
+
 async function runToken(args: string[], config: Config): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -116,6 +137,8 @@ async function main(): Promise<void> {
   switch (command) {
     case 'server':
       return runServer(rest, config);
+    case 'processor':
+      return runProcessor(config);
     case 'token':
       return runToken(rest, config);
     default:

@@ -4,7 +4,7 @@ import { MemoryConnectionRegistry } from '../adapters/memory/memory-connection-r
 import { MemoryPresenceStore } from '../adapters/memory/memory-presence-store.js';
 import { MemoryServerDirectory } from '../adapters/memory/memory-server-directory.js';
 import { RedisClusterBus } from '../adapters/redis/redis-cluster-bus.js';
-import { connectRedis } from '../adapters/redis/redis-connection.js';
+import { connectRedis, type RedisConnections } from '../adapters/redis/redis-connection.js';
 import { RedisConnectionRegistry } from '../adapters/redis/redis-connection-registry.js';
 import { RedisPresenceStore } from '../adapters/redis/redis-presence-store.js';
 import { RedisServerDirectory } from '../adapters/redis/redis-server-directory.js';
@@ -22,6 +22,8 @@ export interface ClusterBackend {
   presence: PresenceStore;
   bus: ClusterBus;
   directory: ServerDirectory;
+  /** The Redis connections, for the other parts that live in Redis (inboxes, sequencer, log). */
+  redis: RedisConnections | null;
   /** Installs the Socket.IO adapter that carries topic broadcasts between servers. */
   attach(io: Server): void;
   /** Resolves once the topic subscriptions the adapter started are in place. */
@@ -43,6 +45,7 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
         presence: new MemoryPresenceStore(),
         bus: new MemoryClusterBus(),
         directory: new MemoryServerDirectory(config.liveness.serverTtlMs),
+        redis: null,
         attach: () => undefined,
         topicsReady: async () => undefined,
         onReconnect: () => undefined,
@@ -62,6 +65,7 @@ export async function createClusterBackend(config: Config, logger: Logger): Prom
         presence: new RedisPresenceStore(redis.commands),
         bus,
         directory: new RedisServerDirectory(redis.commands, config.liveness.serverTtlMs),
+        redis,
         attach: (io) => io.adapter(topics.adapter),
         topicsReady: () => topics.settle(),
         onReconnect: (listener) => redis.onReconnect(listener),

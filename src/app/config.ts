@@ -37,7 +37,16 @@ const EnvSchema = z.object({
   SWITCHBOARD_JWT_AUDIENCE: z.string().min(1).optional(),
   SWITCHBOARD_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   SWITCHBOARD_DATA_DIR: z.string().min(1).default('./data'),
-  SWITCHBOARD_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+  SWITCHBOARD_STORE: z.enum(['sqlite', 'postgres', 'mongodb', 'memory']).default('sqlite'),
+  SWITCHBOARD_POSTGRES_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres://user@host:port/db').optional(),
+  SWITCHBOARD_MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be mongodb://host:port/db').optional(),
+  SWITCHBOARD_LOG: z.enum(['embedded', 'redis', 'kafka']).default('embedded'),
+  SWITCHBOARD_KAFKA_BROKERS: z.string().regex(/^[^,\s]+:\d+(,\s*[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]').optional(),
+  SWITCHBOARD_PROCESSOR: z.enum(['inline', 'external']).optional(),
+  SWITCHBOARD_ACK_TIMEOUT_MS: int(100).default(2000),
+  SWITCHBOARD_DELIVERY_RETRIES: int(0).default(5),
+  SWITCHBOARD_INBOX_MAX_AGE_MS: int(1000).default(7 * 24 * 3600 * 1000),
+  SWITCHBOARD_INBOX_MAX_BYTES: int(1024).default(10 * 1024 * 1024),
   SWITCHBOARD_REDIS_URL: z.string().regex(/^rediss?:\/\/[^,\s]+(,\s*rediss?:\/\/[^,\s]+)*$/, 'must be redis://host:port (comma-separated for cluster seeds)').optional(),
   SWITCHBOARD_REDIS_MODE: z.enum(['single', 'cluster', 'sentinel']).default('single'),
   SWITCHBOARD_REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
@@ -73,6 +82,18 @@ const EnvSchema = z.object({
 }).refine((e) => e.SWITCHBOARD_SERVER_TTL_MS >= 2 * e.SWITCHBOARD_HEARTBEAT_MS, {
   message: 'must be at least twice SWITCHBOARD_HEARTBEAT_MS',
   path: ['SWITCHBOARD_SERVER_TTL_MS'],
+}).refine((e) => e.SWITCHBOARD_STORE !== 'postgres' || e.SWITCHBOARD_POSTGRES_URL, {
+  message: 'is required when SWITCHBOARD_STORE=postgres',
+  path: ['SWITCHBOARD_POSTGRES_URL'],
+}).refine((e) => e.SWITCHBOARD_STORE !== 'mongodb' || e.SWITCHBOARD_MONGODB_URL, {
+  message: 'is required when SWITCHBOARD_STORE=mongodb',
+  path: ['SWITCHBOARD_MONGODB_URL'],
+}).refine((e) => e.SWITCHBOARD_LOG !== 'kafka' || e.SWITCHBOARD_KAFKA_BROKERS, {
+  message: 'is required when SWITCHBOARD_LOG=kafka',
+  path: ['SWITCHBOARD_KAFKA_BROKERS'],
+}).refine((e) => e.SWITCHBOARD_LOG !== 'redis' || e.SWITCHBOARD_REDIS_URL, {
+  message: 'is required when SWITCHBOARD_LOG=redis',
+  path: ['SWITCHBOARD_REDIS_URL'],
 }).refine((e) => !(e.SWITCHBOARD_JWT_SECRET && e.SWITCHBOARD_JWKS_URL), {
   message: 'set SWITCHBOARD_JWT_SECRET or SWITCHBOARD_JWKS_URL, not both',
   path: ['SWITCHBOARD_JWT_SECRET'],
@@ -90,8 +111,18 @@ export interface Config {
   /** Undefined: a random key is generated at start and logged. */
   apiKey: string | undefined;
   dataDir: string;
-  /** `sqlite`: durable file in dataDir. `memory`: nothing survives a restart. */
-  store: 'sqlite' | 'memory';
+  /** `sqlite`: durable file in dataDir. `postgres`, `mongodb`: that server. `memory`: nothing survives a restart. */
+  store: { kind: 'sqlite' | 'memory' } | { kind: 'postgres'; url: string } | { kind: 'mongodb'; url: string };
+  /**
+   * The durable log of accepted messages: `embedded` (SQLite in dataDir), `redis` (Redis
+   * Streams on the cluster's Redis) or `kafka`. `processor`: `inline` runs the message
+   * processor inside the server (default for `embedded`); `external` leaves it to
+   * `switchboard processor` (default otherwise).
+   */
+  log: { kind: 'embedded' } | { kind: 'redis' } | { kind: 'kafka'; brokers: string[] };
+  processor: 'inline' | 'external';
+  /** Acknowledged delivery (docs/protocol.md §12). */
+  delivery: { ackTimeoutMs: number; maxRetries: number; inbox: { maxAgeMs: number; maxBytes: number } };
   /** `memory`: one process. `redis`: servers sharing a Redis form one cluster. */
   cluster: { kind: 'memory' } | { kind: 'redis'; url: string; mode: 'single' | 'cluster' | 'sentinel'; sentinelName: string };
   /** Heartbeat period and the silence after which a server counts as dead and is reaped. */
@@ -163,7 +194,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     apiKey: e.SWITCHBOARD_API_KEY,
     dataDir: e.SWITCHBOARD_DATA_DIR,
-    store: e.SWITCHBOARD_STORE,
+    store: storeOf(e),
+    log: e.SWITCHBOARD_LOG === 'kafka' ? { kind: 'kafka', brokers: e.SWITCHBOARD_KAFKA_BROKERS!.split(',').map((b) => b.trim()) } : { kind: e.SWITCHBOARD_LOG },
+    processor: e.SWITCHBOARD_PROCESSOR ?? (e.SWITCHBOARD_LOG === 'embedded' ? 'inline' : 'external'),
+    delivery: {
+      ackTimeoutMs: e.SWITCHBOARD_ACK_TIMEOUT_MS,
+      maxRetries: e.SWITCHBOARD_DELIVERY_RETRIES,
+      inbox: { maxAgeMs: e.SWITCHBOARD_INBOX_MAX_AGE_MS, maxBytes: e.SWITCHBOARD_INBOX_MAX_BYTES },
+    },
     cluster: e.SWITCHBOARD_REDIS_URL ? { kind: 'redis', url: e.SWITCHBOARD_REDIS_URL, mode: e.SWITCHBOARD_REDIS_MODE, sentinelName: e.SWITCHBOARD_REDIS_SENTINEL_NAME } : { kind: 'memory' },
     liveness: { heartbeatMs: e.SWITCHBOARD_HEARTBEAT_MS, serverTtlMs: e.SWITCHBOARD_SERVER_TTL_MS },
     logLevel: e.SWITCHBOARD_LOG_LEVEL,
@@ -190,4 +228,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SWITCHBOARD_SHUTDOWN_TIMEOUT_MS,
     drainWindowMs: e.SWITCHBOARD_DRAIN_WINDOW_MS,
   };
+}
+
+function storeOf(e: Env): Config['store'] {
+  switch (e.SWITCHBOARD_STORE) {
+    case 'postgres':
+      return { kind: 'postgres', url: e.SWITCHBOARD_POSTGRES_URL! };
+    case 'mongodb':
+      return { kind: 'mongodb', url: e.SWITCHBOARD_MONGODB_URL! };
+    default:
+      return { kind: e.SWITCHBOARD_STORE };
+  }
 }

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { setupWorker } from '@socket.io/sticky';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
@@ -20,17 +18,14 @@ import { TypingService } from '../core/typing/typing-service.js';
 import { ServerLiveness } from '../core/cluster/server-liveness.js';
 import { LocalConnections } from '../core/routing/local-connections.js';
 import { planDrain, runDrain } from '../core/sessions/drain.js';
+import { DeliveryCounters } from '../core/delivery/delivery-counters.js';
+import { DeviceStreams } from '../core/delivery/device-streams.js';
+import { InboxRetentionSweeper } from '../core/delivery/inbox-retention.js';
+import { MessageProcessor } from '../core/processor/message-processor.js';
 import { createJoseTokenVerifier } from '../adapters/jose/jose-token-verifier.js';
 import { mintToken } from '../adapters/jose/mint-token.js';
-import { MemoryConversationStore } from '../adapters/memory/memory-conversation-store.js';
-import { MemoryMessageStore } from '../adapters/memory/memory-message-store.js';
-import { openSqliteDatabase } from '../adapters/sqlite/sqlite-database.js';
-import { SqliteConversationStore } from '../adapters/sqlite/sqlite-conversation-store.js';
-import { SqliteMessageStore } from '../adapters/sqlite/sqlite-message-store.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { createUlidGenerator } from '../adapters/system/ulid-generator.js';
-import type { ConversationStore } from '../ports/conversation-store.js';
-import type { MessageStore } from '../ports/message-store.js';
 import { registerDemoRoutes } from '../transport/http/demo-routes.js';
 import { registerHttpApi, type HealthReport } from '../transport/http/http-api.js';
 import { createEventRegistry } from '../transport/socketio/event-registry.js';
@@ -38,6 +33,7 @@ import { attachDispatcher } from '../transport/socketio/event-dispatcher.js';
 import { SocketIoDelivery } from '../transport/socketio/socket-io-delivery.js';
 import { createSocketServer, handshakeMiddleware } from '../transport/socketio/socket-server.js';
 import { createClusterBackend } from './cluster-backend.js';
+import { createDeliveryBackend } from './delivery-backend.js';
 import type { Config } from './config.js';
 
 export interface Switchboard {
@@ -53,28 +49,8 @@ export interface Switchboard {
   readonly logger: PinoLogger;
 }
 
-interface Stores {
-  conversations: ConversationStore;
-  messages: MessageStore;
-  close(): void;
-}
-
-/** The one place that knows which backend implements each port. */
-function createStores(config: Config): Stores {
-  switch (config.store) {
-    case 'sqlite': {
-      mkdirSync(config.dataDir, { recursive: true });
-      const db = openSqliteDatabase(join(config.dataDir, 'switchboard.db'));
-      return { conversations: new SqliteConversationStore(db), messages: new SqliteMessageStore(db), close: () => db.close() };
-    }
-    case 'memory':
-      return { conversations: new MemoryConversationStore(), messages: new MemoryMessageStore(), close: () => undefined };
-    default: {
-      const unknown: never = config.store;
-      throw new Error(`Unknown store '${String(unknown)}'`);
-    }
-  }
-}
+/** How the processor inside a server (or `switchboard processor`) consumes the log. */
+export const PROCESSOR_DEFAULTS = { group: 'processor', batchSize: 500, retryMs: 100, maxRetryMs: 10_000, attemptsBeforeSplit: 3 };
 
 /** Composes a Switchboard server from configuration (connecting to Redis when configured). */
 export async function createSwitchboard(config: Config, options: { logger?: PinoLogger } = {}): Promise<Switchboard> {
@@ -85,8 +61,8 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const ids = createUlidGenerator();
   const envelopes = new EnvelopeFactory(ids, clock);
   const stats = new TrafficStats(clock);
-  const stores = createStores(config);
   const cluster = await createClusterBackend(config, logger);
+  const stores = await createDeliveryBackend(config, cluster.redis, logger);
   const local = new LocalConnections();
   const verifier = createJoseTokenVerifier(config.auth);
 
@@ -109,9 +85,19 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     logger,
   );
   delivery.acceptRemoteMembership();
-  const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats);
-  const conversations = new ConversationService(stores.conversations, membership, stores.messages, router, envelopes, ids, clock);
-  const messages = new MessageService(stores.messages, conversations, router, envelopes, ids, clock, {
+  const counters = new DeliveryCounters();
+  const streams = new DeviceStreams(stores.inbox, delivery, counters, logger, {
+    ackTimeoutMs: config.delivery.ackTimeoutMs,
+    maxRetries: config.delivery.maxRetries,
+    readBatch: 200,
+  });
+  const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats, { inbox: stores.inbox, streams, counters, clock });
+  const retention = new InboxRetentionSweeper(stores.inbox, counters, clock, logger, { everyMs: 60_000, inboxesPerRound: 1000 });
+  const processor = config.processor === 'inline'
+    ? new MessageProcessor(stores.log, stores.messages, stores.sequencer, logger, { ...PROCESSOR_DEFAULTS, consumer: serverId })
+    : null;
+  const conversations = new ConversationService(stores.conversations, membership, stores.messages, stores.sequencer, router, envelopes, ids, clock);
+  const messages = new MessageService(stores.messages, stores.sequencer, stores.log, conversations, router, envelopes, ids, clock, {
     allowBinary: config.limits.allowBinary,
     maxAttachmentBytes: config.limits.maxAttachmentBytes,
   });
@@ -126,12 +112,13 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     expiryWarningMs: config.tokenWarningMs,
     topicsOf: (tenantId, userId) => conversations.topicsOf(tenantId, userId),
   });
-  const api = new ServerApi(router, envelopes, conversations, messages, presence, sessions, stats, {
+  const api = new ServerApi(router, envelopes, conversations, messages, presence, sessions, stats, counters, {
     memoryUsage: () => {
       const m = process.memoryUsage();
       return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external };
     },
     roomCount: () => io.of('/').adapter.rooms.size - io.of('/').sockets.size,
+    processor: () => processor && { ...processor.counts },
   }, clock);
   const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, { heartbeatMs: config.liveness.heartbeatMs });
   cluster.onReconnect(() => {
@@ -142,7 +129,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
       (err: unknown) => logger.warn({ err }, 'could not register local sessions again'),
     );
   });
-  const core = { conversations, messages, typing, presence, sessions, verifier };
+  const core = { conversations, messages, typing, presence, sessions, streams, verifier };
   const eventRegistry = createEventRegistry({ typingThrottleMs: config.typing.throttleMs });
 
   let accepting = false;
@@ -163,29 +150,32 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     });
     const info = socket.data.session;
     socket.on('disconnect', () => {
+      streams.untrack(info.socketId);
       const done = sessions.close(info.socketId)
         .catch((err: unknown) => logger.warn({ err, socketId: socket.id }, 'session close failed'))
         .finally(() => closing.delete(done));
       closing.add(done);
     });
-    sessions.open(info).then(
-      () => {
-        const env = envelopes.create(info.tenantId, 'event', 'session:ready', {
-          socketId: info.socketId,
-          serverId,
-          tenantId: info.tenantId,
-          userId: info.userId,
-          deviceId: info.deviceId,
-          expiresAt: info.expiresAt,
-          limits: { maxEventBytes: config.limits.maxEventBytes, maxAttachmentBytes: config.limits.allowBinary ? config.limits.maxAttachmentBytes : 0 },
-        });
-        socket.emit('session:ready', env);
-      },
-      (err: unknown) => {
-        logger.error({ err, socketId: socket.id }, 'session open failed');
-        socket.disconnect(true);
-      },
-    );
+    const opened = async () => {
+      // Tracked before it is registered, so live inbox entries wait for the replay.
+      if (info.inbox) await streams.track(info, info.socketId, info.inbox.after);
+      await sessions.open(info);
+      socket.emit('session:ready', envelopes.create(info.tenantId, 'event', 'session:ready', {
+        socketId: info.socketId,
+        serverId,
+        tenantId: info.tenantId,
+        userId: info.userId,
+        deviceId: info.deviceId,
+        expiresAt: info.expiresAt,
+        limits: { maxEventBytes: config.limits.maxEventBytes, maxAttachmentBytes: config.limits.allowBinary ? config.limits.maxAttachmentBytes : 0 },
+      }));
+      const synced = info.inbox ? await streams.replay(info.socketId) : null;
+      if (synced) socket.emit('inbox:synced', envelopes.create(info.tenantId, 'event', 'inbox:synced', synced));
+    };
+    opened().catch((err: unknown) => {
+      logger.error({ err, socketId: socket.id }, 'session open failed');
+      socket.disconnect(true);
+    });
   });
 
   const health = (): HealthReport => {
@@ -216,9 +206,12 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     await io.of('/').adapter.close();
     await presence.flush();
     typing.close();
+    streams.close();
+    retention.stop();
+    await processor?.stop();
     await liveness.stop();
     await cluster.close();
-    stores.close();
+    await stores.close();
   };
 
   return {
@@ -228,18 +221,20 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     async start({ worker = false } = {}) {
       await router.start();
       await liveness.start();
+      retention.start();
+      processor?.start();
       if (worker) {
         await http.ready();
         setupWorker(io);
         accepting = true;
-        logger.info({ serverId, store: config.store }, 'worker ready');
+        logger.info({ serverId, store: config.store.kind, log: config.log.kind }, 'worker ready');
         return config.port;
       }
       await http.listen({ port: config.port, host: config.host });
       accepting = true;
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
-      logger.info({ port, serverId, store: config.store }, 'switchboard listening');
+      logger.info({ port, serverId, store: config.store.kind, log: config.log.kind, processor: config.processor }, 'switchboard listening');
       return port;
     },
     stop() {

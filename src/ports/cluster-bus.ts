@@ -4,7 +4,8 @@ import type { Envelope } from '../domain/protocol/envelope.js';
 /** What one server asks another to emit to sockets it holds. */
 export interface DeliveryBatch {
   from: ServerId;
-  items: { socketIds: SocketId[]; envelope: Envelope; volatile: boolean }[];
+  /** `exceptSocket`: the socket that caused the event, which gets it only if it tracks its inbox. */
+  items: { socketIds: SocketId[]; envelope: Envelope; volatile: boolean; exceptSocket?: SocketId }[];
 }
 
 /**

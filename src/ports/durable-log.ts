@@ -35,7 +35,8 @@ export interface LogConsumer {
  *   SQLite commit); records of one conversation are consumed in append order.
  * - At-least-once consumption: a batch is committed only after its handler resolves; a
  *   batch whose consumer died is handed to another member of the group.
- * - Handlers must not reject: they retry or dead-letter themselves.
+ * - Handlers retry or dead-letter themselves; a handler rejects only when its consumer is
+ *   being stopped mid-batch, and that batch is then left uncommitted (it comes again).
  */
 export interface DurableLog {
   append(messages: readonly Message[]): Promise<void>;

@@ -2,13 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { MemoryConversationStore } from '../../src/adapters/memory/memory-conversation-store.js';
 import { MemoryMessageStore } from '../../src/adapters/memory/memory-message-store.js';
+import { openPostgres, type PostgresPool } from '../../src/adapters/postgres/postgres-database.js';
+import { PostgresConversationStore } from '../../src/adapters/postgres/postgres-conversation-store.js';
+import { PostgresMessageStore } from '../../src/adapters/postgres/postgres-message-store.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteConversationStore } from '../../src/adapters/sqlite/sqlite-conversation-store.js';
 import { SqliteMessageStore } from '../../src/adapters/sqlite/sqlite-message-store.js';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
+import type { Message } from '../../src/domain/model.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { storesContract } from './stores.contract.js';
 
 describe('in memory', () => {
@@ -29,26 +34,67 @@ describe('in SQLite', () => {
   });
 });
 
+describe('in PostgreSQL', () => {
+  let database: TestDatabase;
+  const pools: PostgresPool[] = [];
+  const open = async (url: string) => {
+    const pool = await openPostgres(url);
+    pools.push(pool);
+    return pool;
+  };
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(async () => {
+    await Promise.all(pools.map((p) => p.end()));
+    await database.drop();
+  });
+
+  storesContract('postgres', async () => {
+    const pool = await open(await database.freshSchema());
+    return { conversations: new PostgresConversationStore(pool), messages: new PostgresMessageStore(pool) };
+  });
+
+  it('applies each migration once when several processes start at the same time', async () => {
+    const url = await database.freshSchema();
+    const [pool] = await Promise.all(Array.from({ length: 4 }, () => open(url)));
+    const { rows } = await pool!.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    assert.ok(rows.length > 0);
+    assert.deepEqual(rows.map((r) => r.version), rows.map((_, i) => i + 1));
+    await open(url);
+    assert.equal((await pool!.query('SELECT version FROM schema_migrations')).rowCount, rows.length, 'a later start finds nothing to do');
+  });
+});
+
 describe('SQLite group commit', () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-group-commit-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('commits concurrent appends together, and one that fails does not take the others with it', async () => {
+  const tenantId = asTenantId('acme');
+  const at = '2026-11-22T10:00:00.000Z';
+  const message = (i: number, o: Partial<Message> = {}): Message => ({
+    tenantId, conversationId: asConversationId('c'), id: asMessageId(`m${i}`), seq: i, senderId: asUserId('ann'), clientMessageId: `c${i}`,
+    type: 'text', content: `m${i}`, metadata: {}, attachment: null, replyTo: null, createdAt: at, editedAt: null, deletedAt: null, reactions: [], ...o,
+  });
+
+  it('commits the inserts of one turn in one transaction, and one that fails does not take the others with it', async () => {
     const db = openSqliteDatabase(join(dir, 'db.sqlite'));
     try {
-      const conversations = new SqliteConversationStore(db);
       const messages = new SqliteMessageStore(db);
-      const tenantId = asTenantId('acme');
-      const at = '2026-11-22T10:00:00.000Z';
-      await conversations.create({ tenantId, id: asConversationId('c'), type: 'group', name: null, isPublic: false, metadata: {}, createdBy: asUserId('ann'), createdAt: at }, []);
-      const append = (conversation: string, i: number) => messages.append({
-        tenantId, conversationId: asConversationId(conversation), id: asMessageId(`m${i}`), senderId: asUserId('ann'), clientMessageId: `c${i}`,
-        type: 'text', content: `m${i}`, metadata: {}, attachment: null, replyTo: null, createdAt: at,
-      });
-      const results = await Promise.allSettled([append('c', 1), append('c', 2), append('missing', 3), append('c', 4)]);
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-      assert.deepEqual(results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.message.seq] : [])), [1, 2, 3]);
-      assert.deepEqual((await messages.page(tenantId, asConversationId('c'), { limit: 10 })).map((m) => m.content), ['m1', 'm2', 'm4']);
+      const transaction = db.transaction.bind(db);
+      let transactions = 0;
+      db.transaction = ((fn: Parameters<typeof transaction>[0]) => {
+        transactions++;
+        return transaction(fn);
+      }) as typeof db.transaction;
+
+      assert.deepEqual(await Promise.all([messages.insert([message(1)]), messages.insert([message(2), message(3)]), messages.insert([message(1)])]), [1, 2, 0]);
+      assert.equal(transactions, 1, 'one transaction for the three inserts');
+
+      // BigInt metadata cannot be encoded: that insert fails, alone.
+      const results = await Promise.allSettled([messages.insert([message(4)]), messages.insert([message(5, { metadata: { n: 5n } })]), messages.insert([message(6)])]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual((await messages.page(tenantId, asConversationId('c'), { limit: 10 })).map((m) => m.content), ['m1', 'm2', 'm3', 'm4', 'm6']);
     } finally {
       db.close();
     }

@@ -65,6 +65,8 @@ export interface ClientOptions {
   device?: string;
   transports?: ('websocket' | 'polling')[];
   ttlSeconds?: number;
+  /** `auth.inbox`: acknowledged delivery (docs/protocol.md §12). */
+  inbox?: { after?: number };
 }
 
 const open = new Set<Socket>();
@@ -72,7 +74,7 @@ const open = new Set<Socket>();
 /** Connects the official client and resolves once the server sent `session:ready`. */
 export async function connect(server: Pick<TestServer, 'url'>, user: string, o: ClientOptions = {}): Promise<Socket> {
   const socket = io(server.url, {
-    auth: { token: await token(user, o.tenant, { device: o.device, ttlSeconds: o.ttlSeconds }), v: 1 },
+    auth: { token: await token(user, o.tenant, { device: o.device, ttlSeconds: o.ttlSeconds }), v: 1, ...(o.inbox ? { inbox: o.inbox } : {}) },
     transports: o.transports ?? ['websocket'],
     reconnection: false,
     forceNew: true,

@@ -21,7 +21,10 @@ describe('configuration', () => {
     assert.equal(c.port, 3000);
     assert.equal(c.devMode, true);
     assert.equal(c.auth.secret, DEV_JWT_SECRET);
-    assert.equal(c.store, 'sqlite');
+    assert.deepEqual(c.store, { kind: 'sqlite' });
+    assert.deepEqual(c.log, { kind: 'embedded' });
+    assert.equal(c.processor, 'inline');
+    assert.deepEqual(c.delivery, { ackTimeoutMs: 2000, maxRetries: 5, inbox: { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 10 * 1024 * 1024 } });
     assert.deepEqual(c.socket.transports, ['websocket', 'polling']);
     assert.equal(c.limits.rateLimits.message.perSecond, 20);
   });
@@ -55,6 +58,22 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ SWITCHBOARD_HEARTBEAT_MS: '5000', SWITCHBOARD_SERVER_TTL_MS: '6000' }), /SWITCHBOARD_SERVER_TTL_MS.*twice/);
     assert.throws(() => loadConfig({ SWITCHBOARD_DRAIN_WINDOW_MS: '10000', SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '8000' }), /SWITCHBOARD_DRAIN_WINDOW_MS.*shorter/);
     assert.equal(loadConfig({}).drainWindowMs, 5000);
+  });
+
+  it('picks the store and the durable log, and asks for the URL each one needs', () => {
+    assert.deepEqual(loadConfig({ SWITCHBOARD_STORE: 'postgres', SWITCHBOARD_POSTGRES_URL: 'postgres://u@db:5432/chat' }).store, { kind: 'postgres', url: 'postgres://u@db:5432/chat' });
+    assert.deepEqual(loadConfig({ SWITCHBOARD_STORE: 'mongodb', SWITCHBOARD_MONGODB_URL: 'mongodb://m:27017/chat' }).store, { kind: 'mongodb', url: 'mongodb://m:27017/chat' });
+    const kafka = loadConfig({ SWITCHBOARD_LOG: 'kafka', SWITCHBOARD_KAFKA_BROKERS: 'k1:9092, k2:9092' });
+    assert.deepEqual(kafka.log, { kind: 'kafka', brokers: ['k1:9092', 'k2:9092'] });
+    assert.equal(kafka.processor, 'external', 'a shared log is consumed by `switchboard processor`');
+    assert.equal(loadConfig({ SWITCHBOARD_LOG: 'kafka', SWITCHBOARD_KAFKA_BROKERS: 'k1:9092', SWITCHBOARD_PROCESSOR: 'inline' }).processor, 'inline');
+    assert.throws(() => loadConfig({ SWITCHBOARD_STORE: 'postgres' }), /SWITCHBOARD_POSTGRES_URL.*is required when SWITCHBOARD_STORE=postgres/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_STORE: 'mongodb' }), /SWITCHBOARD_MONGODB_URL.*is required/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_LOG: 'kafka' }), /SWITCHBOARD_KAFKA_BROKERS.*is required/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_LOG: 'redis' }), /SWITCHBOARD_REDIS_URL.*is required/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_LOG: 'kafka', SWITCHBOARD_KAFKA_BROKERS: 'no-port' }), /SWITCHBOARD_KAFKA_BROKERS/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_STORE: 'cassandra' }), /SWITCHBOARD_STORE/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_ACK_TIMEOUT_MS: '10' }), /SWITCHBOARD_ACK_TIMEOUT_MS/);
   });
 
   it('parses rate limits per class with a burst of twice the rate', () => {

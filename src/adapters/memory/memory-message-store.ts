@@ -1,18 +1,33 @@
 import type { ConversationId, MessageId, Seq, TenantId, UserId } from '../../domain/ids.js';
 import type { Message, Metadata, ReadCursor } from '../../domain/model.js';
-import type { HistoryQuery, MessageStore, NewMessage } from '../../ports/message-store.js';
+import type { HistoryQuery, MessageStore } from '../../ports/message-store.js';
 import { applyReaction } from './reactions.js';
 
 interface ConversationLog {
+  /** Ascending by seq; seqs may have gaps (a message not stored yet, or never). */
   messages: Message[];
   byId: Map<MessageId, Message>;
-  byClientId: Map<string, Message>;
+  /** Sender and client message id, the other key a message is unique by. */
+  byClientId: Set<string>;
   cursors: Map<UserId, ReadCursor>;
 }
 
 const copy = (m: Message): Message => ({ ...m, metadata: { ...m.metadata }, reactions: m.reactions.map((r) => ({ ...r, userIds: [...r.userIds] })) });
+const clientKey = (m: Message): string => `${m.senderId}\u0000${m.clientMessageId}`;
 
-/** In-memory messages: one array per conversation, index = seq - 1. */
+/** Index of the first message whose seq is at least `seq`. */
+function firstAtOrAfter(messages: Message[], seq: Seq): number {
+  let lo = 0;
+  let hi = messages.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (messages[mid]!.seq < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** In-memory messages: one seq-ordered array per conversation. */
 export class MemoryMessageStore implements MessageStore {
   private readonly logs = new Map<string, ConversationLog>();
 
@@ -20,22 +35,26 @@ export class MemoryMessageStore implements MessageStore {
     const k = `${t}/${c}`;
     let log = this.logs.get(k);
     if (!log) {
-      log = { messages: [], byId: new Map(), byClientId: new Map(), cursors: new Map() };
+      log = { messages: [], byId: new Map(), byClientId: new Set(), cursors: new Map() };
       this.logs.set(k, log);
     }
     return log;
   }
 
-  async append(n: NewMessage): Promise<{ message: Message; duplicate: boolean }> {
-    const log = this.log(n.tenantId, n.conversationId);
-    const dedupKey = `${n.senderId}\u0000${n.clientMessageId}`;
-    const first = log.byClientId.get(dedupKey);
-    if (first) return { message: copy(first), duplicate: true };
-    const message: Message = { ...n, seq: log.messages.length + 1, editedAt: null, deletedAt: null, reactions: [] };
-    log.messages.push(message);
-    log.byId.set(message.id, message);
-    log.byClientId.set(dedupKey, message);
-    return { message: copy(message), duplicate: false };
+  /** Like the SQL stores, a message is new only if its seq, id and client id are all unused; reactions come through `react` only. */
+  async insert(messages: readonly Message[]): Promise<number> {
+    let inserted = 0;
+    for (const m of messages) {
+      const log = this.log(m.tenantId, m.conversationId);
+      const at = firstAtOrAfter(log.messages, m.seq);
+      if (log.messages[at]?.seq === m.seq || log.byId.has(m.id) || log.byClientId.has(clientKey(m))) continue;
+      const stored = { ...copy(m), reactions: [] };
+      log.messages.splice(at, 0, stored);
+      log.byId.set(stored.id, stored);
+      log.byClientId.add(clientKey(stored));
+      inserted++;
+    }
+    return inserted;
   }
 
   async get(t: TenantId, c: ConversationId, id: MessageId): Promise<Message | null> {
@@ -68,17 +87,17 @@ export class MemoryMessageStore implements MessageStore {
 
   async page(t: TenantId, c: ConversationId, q: HistoryQuery): Promise<Message[]> {
     const all = this.log(t, c).messages;
-    if (q.after !== undefined) return all.slice(q.after, q.after + q.limit).map(copy);
-    const end = q.before === undefined ? all.length : Math.min(Math.max(q.before - 1, 0), all.length);
+    if (q.after !== undefined) {
+      const start = firstAtOrAfter(all, q.after + 1);
+      return all.slice(start, start + q.limit).map(copy);
+    }
+    const end = q.before === undefined ? all.length : firstAtOrAfter(all, q.before);
     return all.slice(Math.max(0, end - q.limit), end).map(copy);
   }
 
-  async lastSeqs(t: TenantId, ids: ConversationId[]): Promise<Map<ConversationId, Seq>> {
-    return new Map(ids.map((id) => [id, this.logs.get(`${t}/${id}`)?.messages.length ?? 0]));
-  }
-
   async sendersBetween(t: TenantId, c: ConversationId, fromSeq: Seq, toSeq: Seq): Promise<UserId[]> {
-    return [...new Set(this.log(t, c).messages.slice(fromSeq, toSeq).map((m) => m.senderId))];
+    const all = this.log(t, c).messages;
+    return [...new Set(all.slice(firstAtOrAfter(all, fromSeq + 1), firstAtOrAfter(all, toSeq + 1)).map((m) => m.senderId))];
   }
 
   async advanceReadCursor(t: TenantId, c: ConversationId, userId: UserId, seq: Seq, at: string): Promise<{ previous: Seq; current: Seq }> {

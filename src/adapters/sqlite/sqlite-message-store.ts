@@ -1,6 +1,6 @@
 import { asConversationId, asMessageId, asUserId, type ConversationId, type MessageId, type Seq, type TenantId, type UserId } from '../../domain/ids.js';
 import type { Message, MessageType, Metadata, Reaction, ReadCursor } from '../../domain/model.js';
-import type { HistoryQuery, MessageStore, NewMessage } from '../../ports/message-store.js';
+import type { HistoryQuery, MessageStore } from '../../ports/message-store.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 
 interface MessageRow {
@@ -26,24 +26,24 @@ interface ReactionRow {
   emoji: string;
 }
 
-type Appended = { message: Message; duplicate: boolean };
+interface Queued {
+  messages: readonly Message[];
+  resolve: (inserted: number) => void;
+  reject: (err: unknown) => void;
+}
 
-/** Messages, reactions and read cursors in SQLite. Sequence numbers come from `conversations.last_seq` inside the insert's transaction. */
+/** Messages, reactions and read cursors in SQLite. */
 export class SqliteMessageStore implements MessageStore {
   private readonly q;
-  private queued: { message: NewMessage; resolve: (r: Appended) => void; reject: (err: unknown) => void }[] = [];
+  private queued: Queued[] = [];
 
   constructor(private readonly db: SqliteDatabase) {
     this.q = {
-      dedup: db.prepare<[string, string, string, string], MessageRow>(
-        'SELECT * FROM messages WHERE tenant_id = ? AND conversation_id = ? AND sender_id = ? AND client_message_id = ?',
-      ),
-      nextSeq: db.prepare<[string, string], { last_seq: number }>(
-        'UPDATE conversations SET last_seq = last_seq + 1 WHERE tenant_id = ? AND id = ? RETURNING last_seq',
-      ),
+      // No conflict target: a repeat of the seq, the id or the client message id is "already stored".
       insert: db.prepare(
-        `INSERT INTO messages (tenant_id, conversation_id, seq, id, sender_id, client_message_id, type, content, metadata, attachment, reply_to, created_at)
-         VALUES (@tenantId, @conversationId, @seq, @id, @senderId, @clientMessageId, @type, @content, @metadata, @attachment, @replyTo, @createdAt)`,
+        `INSERT INTO messages (tenant_id, conversation_id, seq, id, sender_id, client_message_id, type, content, metadata, attachment, reply_to, created_at, edited_at, deleted_at)
+         VALUES (@tenantId, @conversationId, @seq, @id, @senderId, @clientMessageId, @type, @content, @metadata, @attachment, @replyTo, @createdAt, @editedAt, @deletedAt)
+         ON CONFLICT DO NOTHING`,
       ),
       get: db.prepare<[string, string, string], MessageRow>('SELECT * FROM messages WHERE tenant_id = ? AND conversation_id = ? AND id = ?'),
       edit: db.prepare('UPDATE messages SET content = ?, metadata = coalesce(?, metadata), edited_at = ? WHERE tenant_id = ? AND conversation_id = ? AND id = ?'),
@@ -68,7 +68,6 @@ export class SqliteMessageStore implements MessageStore {
       before: db.prepare<[string, string, number, number], MessageRow>(
         'SELECT * FROM messages WHERE tenant_id = ? AND conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
       ),
-      lastSeq: db.prepare<[string, string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE tenant_id = ? AND id = ?'),
       senders: db.prepare<[string, string, number, number], { sender_id: string }>(
         'SELECT DISTINCT sender_id FROM messages WHERE tenant_id = ? AND conversation_id = ? AND seq > ? AND seq <= ?',
       ),
@@ -84,13 +83,13 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /**
-   * Group commit: the appends of one event-loop turn share one transaction (one WAL write
-   * instead of one per message), in the order they were made, so sequence numbers follow
-   * call order. Each caller still resolves only once its message is committed.
+   * Group commit: the inserts of one event-loop turn share one transaction (one WAL write
+   * instead of one per call). Each caller still resolves only once its messages are committed.
+   * Reactions come through `react` only.
    */
-  append(n: NewMessage): Promise<{ message: Message; duplicate: boolean }> {
+  insert(messages: readonly Message[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.queued.push({ message: n, resolve, reject });
+      this.queued.push({ messages, resolve, reject });
       if (this.queued.length === 1) setImmediate(() => this.commitQueued());
     });
   }
@@ -98,35 +97,33 @@ export class SqliteMessageStore implements MessageStore {
   private commitQueued(): void {
     const batch = this.queued;
     this.queued = [];
-    let results: Appended[];
+    let counts: number[];
     try {
-      results = this.db.transaction(() => batch.map((b) => this.appendOne(b.message))).immediate();
+      counts = this.db.transaction(() => batch.map((b) => this.insertAll(b.messages))).immediate();
     } catch {
-      // One bad append must not fail the others: commit them one by one instead.
+      // One bad insert must not fail the others: commit them one by one instead.
       for (const b of batch) {
         try {
-          b.resolve(this.db.transaction(() => this.appendOne(b.message)).immediate());
+          b.resolve(this.db.transaction(() => this.insertAll(b.messages)).immediate());
         } catch (err) {
           b.reject(err);
         }
       }
       return;
     }
-    batch.forEach((b, i) => b.resolve(results[i]!));
+    batch.forEach((b, i) => b.resolve(counts[i]!));
   }
 
-  private appendOne(n: NewMessage): Appended {
-    const first = this.q.dedup.get(n.tenantId, n.conversationId, n.senderId, n.clientMessageId);
-    if (first) return { message: this.withReactions(first), duplicate: true };
-    const next = this.q.nextSeq.get(n.tenantId, n.conversationId);
-    if (!next) throw new Error(`conversation ${n.conversationId} does not exist`);
-    this.q.insert.run({
-      ...n,
-      seq: next.last_seq,
-      metadata: JSON.stringify(n.metadata),
-      attachment: n.attachment ? Buffer.from(n.attachment) : null,
-    });
-    return { message: { ...n, seq: next.last_seq, editedAt: null, deletedAt: null, reactions: [] }, duplicate: false };
+  private insertAll(messages: readonly Message[]): number {
+    let inserted = 0;
+    for (const m of messages) {
+      inserted += this.q.insert.run({
+        ...m,
+        metadata: JSON.stringify(m.metadata),
+        attachment: m.attachment ? Buffer.from(m.attachment) : null,
+      }).changes;
+    }
+    return inserted;
   }
 
   async get(t: TenantId, c: ConversationId, id: MessageId): Promise<Message | null> {
@@ -160,10 +157,6 @@ export class SqliteMessageStore implements MessageStore {
     if (rows.length === 0) return [];
     const reactions = groupReactions(this.q.reactionsRange.all(t, c, rows[0]!.seq, rows[rows.length - 1]!.seq));
     return rows.map((r) => toMessage(r, reactions.get(r.id) ?? []));
-  }
-
-  async lastSeqs(t: TenantId, ids: ConversationId[]): Promise<Map<ConversationId, Seq>> {
-    return new Map(ids.map((id) => [id, this.q.lastSeq.get(t, id)?.last_seq ?? 0]));
   }
 
   async sendersBetween(t: TenantId, c: ConversationId, fromSeq: Seq, toSeq: Seq): Promise<UserId[]> {

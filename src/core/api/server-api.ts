@@ -10,6 +10,8 @@ import type { EnvelopeFactory } from '../routing/envelopes.js';
 import { tenantTopic } from '../routing/topics.js';
 import type { Router } from '../routing/router.js';
 import type { SessionService } from '../sessions/session-service.js';
+import type { DeliveryCounters } from '../delivery/delivery-counters.js';
+import type { ProcessorCounts } from '../processor/message-processor.js';
 import type { TrafficStats } from './traffic-stats.js';
 
 export interface PushResult {
@@ -27,11 +29,16 @@ export interface SystemMetrics {
   roomCount: number;
   uptime: number;
   memoryUsage: { rss: number; heapTotal: number; heapUsed: number; external: number };
+  /** Acknowledged delivery since start (docs/protocol.md §12). */
+  delivery: { acks: number; retries: number; replayed: number; expired: number; deadLetters: number; liveOnly: number };
+  /** The message processor inside this server, if it runs one. */
+  processor: ProcessorCounts | null;
 }
 
 export interface RuntimeProbe {
   memoryUsage(): SystemMetrics['memoryUsage'];
   roomCount(): number;
+  processor(): ProcessorCounts | null;
 }
 
 /**
@@ -49,6 +56,7 @@ export class ServerApi {
     private readonly presence: PresenceService,
     private readonly sessions: SessionService,
     private readonly stats: TrafficStats,
+    private readonly counters: DeliveryCounters,
     private readonly runtime: RuntimeProbe,
     private readonly clock: Clock,
   ) {
@@ -94,6 +102,8 @@ export class ServerApi {
       roomCount: this.runtime.roomCount(),
       uptime: Math.round((this.clock.now() - this.startedAt) / 1000),
       memoryUsage: this.runtime.memoryUsage(),
+      delivery: { ...this.counters },
+      processor: this.runtime.processor(),
     };
   }
 

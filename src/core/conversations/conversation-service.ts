@@ -3,6 +3,7 @@ import { asConversationId, asUserId, type ConversationId, type Seq, type SocketI
 import type { Conversation, Member, MemberRole, Principal } from '../../domain/model.js';
 import type { RoomCreateInput, RoomUpdateInput } from '../../domain/protocol/schemas.js';
 import type { ConversationStore } from '../../ports/conversation-store.js';
+import type { MessageSequencer } from '../../ports/message-sequencer.js';
 import type { MessageStore } from '../../ports/message-store.js';
 import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
@@ -29,6 +30,7 @@ export class ConversationService {
     private readonly store: ConversationStore,
     private readonly cache: MembershipCache,
     private readonly messages: MessageStore,
+    private readonly sequencer: MessageSequencer,
     private readonly router: Router,
     private readonly envelopes: EnvelopeFactory,
     private readonly ids: IdGenerator,
@@ -94,7 +96,7 @@ export class ConversationService {
     const { conversation } = await this.requireMember(by.tenantId, conversationId, by.userId);
     const [members, lastSeqs, cursors] = await Promise.all([
       this.store.listMembers(by.tenantId, conversationId),
-      this.messages.lastSeqs(by.tenantId, [conversationId]),
+      this.sequencer.lastSeqs(by.tenantId, [conversationId]),
       this.messages.readCursors(by.tenantId, conversationId),
     ]);
     return {
@@ -107,7 +109,7 @@ export class ConversationService {
 
   async list(by: Principal): Promise<ConversationSummary[]> {
     const conversations = await this.store.listForUser(by.tenantId, by.userId);
-    const lastSeqs = await this.messages.lastSeqs(by.tenantId, conversations.map((c) => c.id));
+    const lastSeqs = await this.sequencer.lastSeqs(by.tenantId, conversations.map((c) => c.id));
     return Promise.all(
       conversations.map(async (c) => {
         const [member, cursors] = await Promise.all([

@@ -2,6 +2,8 @@ import { SwitchboardError } from '../../domain/errors.js';
 import { asConversationId, asMessageId, type ConversationId, type MessageId, type Seq, type SocketId } from '../../domain/ids.js';
 import type { Conversation, Message, Principal } from '../../domain/model.js';
 import type { MessageEditInput, MessageHistoryInput, MessageReactInput, MessageSendInput } from '../../domain/protocol/schemas.js';
+import type { DurableLog } from '../../ports/durable-log.js';
+import type { MessageSequencer } from '../../ports/message-sequencer.js';
 import type { MessageStore } from '../../ports/message-store.js';
 import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
@@ -32,6 +34,8 @@ export class MessageService {
 
   constructor(
     private readonly store: MessageStore,
+    private readonly sequencer: MessageSequencer,
+    private readonly log: DurableLog,
     private readonly conversations: ConversationService,
     private readonly router: Router,
     private readonly envelopes: EnvelopeFactory,
@@ -45,9 +49,12 @@ export class MessageService {
   }
 
   /**
-   * Stores the message with the next sequence number and delivers `message:new` to
-   * every device of every member except the sending socket. A repeat of the same
-   * clientMessageId stores and delivers nothing and returns the first result.
+   * Accepts the message (dedup, next sequence number), appends it to the durable log, keeps
+   * it in every member's inbox and delivers `message:new`; resolves only then, so the answer
+   * means "durably accepted" (docs/protocol.md §12). A repeat of the same clientMessageId
+   * gets the first message back and is appended and delivered again (at-least-once: the
+   * first attempt may have stopped half-way; the log's consumers and clients drop repeats
+   * by message id).
    */
   async send(by: Principal, input: MessageSendInput, socketId?: SocketId): Promise<{ message: WireMessage; duplicate: boolean }> {
     const conversationId = asConversationId(input.conversationId);
@@ -61,10 +68,10 @@ export class MessageService {
         throw new SwitchboardError('PAYLOAD_TOO_LARGE', `Attachments are limited to ${this.options.maxAttachmentBytes} bytes`, { limit: this.options.maxAttachmentBytes });
       }
     }
-    if (input.replyTo !== undefined && !(await this.store.get(by.tenantId, conversationId, asMessageId(input.replyTo)))) {
+    if (input.replyTo !== undefined && !(await this.find(by.tenantId, conversationId, asMessageId(input.replyTo)))) {
       throw new SwitchboardError('NOT_FOUND', 'The message replied to does not exist', { messageId: input.replyTo });
     }
-    const { message, duplicate } = await this.store.append({
+    const { message, duplicate } = await this.sequencer.accept({
       tenantId: by.tenantId,
       conversationId,
       id: asMessageId(this.ids.next()),
@@ -77,11 +84,14 @@ export class MessageService {
       replyTo: input.replyTo === undefined ? null : asMessageId(input.replyTo),
       createdAt: new Date(this.clock.now()).toISOString(),
     });
-    const wire = toWireMessage(message);
-    if (!duplicate) {
-      for (const l of this.sentListeners) l(by, conversationId);
-      await this.deliver(conversation, 'message', 'message:new', wire, socketId);
+    try {
+      await this.log.append([message]);
+    } catch (err) {
+      throw new SwitchboardError('UNAVAILABLE', 'The message could not be made durable; send it again with the same clientMessageId', { cause: String(err) });
     }
+    const wire = toWireMessage(message);
+    if (!duplicate) for (const l of this.sentListeners) l(by, conversationId);
+    await this.deliver(conversation, 'message', 'message:new', wire, socketId);
     return { message: wire, duplicate };
   }
 
@@ -124,11 +134,16 @@ export class MessageService {
   async read(by: Principal, input: { conversationId: string; seq: Seq }, socketId?: SocketId): Promise<{ conversationId: ConversationId; seq: Seq }> {
     const conversationId = asConversationId(input.conversationId);
     await this.conversations.requireMember(by.tenantId, conversationId, by.userId);
-    const last = (await this.store.lastSeqs(by.tenantId, [conversationId])).get(conversationId) ?? 0;
+    const last = (await this.sequencer.lastSeqs(by.tenantId, [conversationId])).get(conversationId) ?? 0;
     const at = this.nowIso();
     const { previous, current } = await this.store.advanceReadCursor(by.tenantId, conversationId, by.userId, Math.min(input.seq, last), at);
     if (current > previous) {
-      const senders = (await this.store.sendersBetween(by.tenantId, conversationId, previous, current)).filter((u) => u !== by.userId);
+      const [stored, recent] = await Promise.all([
+        this.store.sendersBetween(by.tenantId, conversationId, previous, current),
+        this.sequencer.recent(by.tenantId, conversationId),
+      ]);
+      const pending = recent.filter((m) => m.seq > previous && m.seq <= current).map((m) => m.senderId);
+      const senders = [...new Set([...stored, ...pending])].filter((u) => u !== by.userId);
       const env = this.envelopes.create(by.tenantId, 'event', 'message:read', { conversationId, userId: by.userId, seq: current, readAt: at });
       await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId });
     }
@@ -141,11 +156,24 @@ export class MessageService {
     return this.page(by.tenantId, conversationId, input);
   }
 
-  /** History without a membership check, for the trusted backend. */
+  /**
+   * History without a membership check, for the trusted backend. Messages the store does not
+   * have yet come from the sequencer's recent tail (read-after-write).
+   */
   async page(tenantId: Principal['tenantId'], conversationId: ConversationId, q: { before?: Seq; after?: Seq; limit: number }): Promise<HistoryPage> {
-    const rows = await this.store.page(tenantId, conversationId, { before: q.before, after: q.after, limit: q.limit + 1 });
+    const [stored, recent] = await Promise.all([
+      this.store.page(tenantId, conversationId, { before: q.before, after: q.after, limit: q.limit + 1 }),
+      this.sequencer.recent(tenantId, conversationId),
+    ]);
+    const bySeq = new Map<Seq, Message>();
+    const inRange = (m: Message) => (q.after === undefined || m.seq > q.after) && (q.before === undefined || m.seq < q.before);
+    for (const m of recent) if (inRange(m)) bySeq.set(m.seq, m);
+    // The store's copy wins: it carries edits, deletion and reactions.
+    for (const m of stored) bySeq.set(m.seq, m);
+    const all = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+    const rows = q.after !== undefined ? all.slice(0, q.limit + 1) : all.slice(-(q.limit + 1));
     const hasMore = rows.length > q.limit;
-    // The store returns ascending order; the extra row sits on the far side of the page.
+    // Ascending order; the extra row sits on the far side of the page.
     const page = hasMore ? (q.after !== undefined ? rows.slice(0, q.limit) : rows.slice(1)) : rows;
     return { messages: page.map(toWireMessage), hasMore };
   }
@@ -159,10 +187,28 @@ export class MessageService {
   }
 
   private async liveMessage(by: Principal, conversationId: ConversationId, messageIdRaw: string): Promise<Message> {
-    const message = await this.store.get(by.tenantId, conversationId, asMessageId(messageIdRaw));
+    const message = await this.stored(by.tenantId, conversationId, asMessageId(messageIdRaw));
     if (!message) throw new SwitchboardError('NOT_FOUND', 'Message not found', { messageId: messageIdRaw });
     if (message.deletedAt) throw new SwitchboardError('CONFLICT', 'The message was deleted', { messageId: messageIdRaw });
     return message;
+  }
+
+  /** A message from the store or, if accepted but not stored yet, from the sequencer's tail. */
+  private async find(tenantId: Principal['tenantId'], conversationId: ConversationId, id: MessageId): Promise<Message | null> {
+    return (await this.store.get(tenantId, conversationId, id)) ?? (await this.sequencer.recent(tenantId, conversationId)).find((m) => m.id === id) ?? null;
+  }
+
+  /**
+   * A message as stored, for changes to it: one the processor has not written yet is
+   * written now (the processor's later insert of it is then a no-op).
+   */
+  private async stored(tenantId: Principal['tenantId'], conversationId: ConversationId, id: MessageId): Promise<Message | null> {
+    const inStore = await this.store.get(tenantId, conversationId, id);
+    if (inStore) return inStore;
+    const pending = (await this.sequencer.recent(tenantId, conversationId)).find((m) => m.id === id);
+    if (!pending) return null;
+    await this.store.insert([pending]);
+    return this.store.get(tenantId, conversationId, id);
   }
 
   /** Broadcast channels go through their topic; other conversations to each member (docs/decisions/001). */

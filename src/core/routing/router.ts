@@ -3,16 +3,29 @@ import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { ClusterBus, DeliveryBatch } from '../../ports/cluster-bus.js';
 import type { ConnectionRegistry, SocketConnection } from '../../ports/connection-registry.js';
 import type { EmitOptions, LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
+import type { Inbox } from '../../ports/inbox.js';
 import type { Logger } from '../../ports/logger.js';
+import type { Clock } from '../../ports/system.js';
 import type { TrafficStats } from '../api/traffic-stats.js';
+import type { DeliveryCounters } from '../delivery/delivery-counters.js';
+import type { DeviceStreams } from '../delivery/device-streams.js';
 import type { LocalConnections } from './local-connections.js';
 
 export interface UserDeliveryOptions {
   /** Leave out this socket (usually the sender's own). */
   exceptSocket?: SocketId;
-  /** Only this device of the users. */
+  /** Only this device of the users (live only: not kept in the inbox). */
   deviceId?: DeviceId;
+  /** At-most-once and live only: not kept in the inbox. */
   volatile?: boolean;
+}
+
+/** The inbox side of routing: where entries are kept, and the streams of tracked devices. */
+export interface InboxRouting {
+  inbox: Inbox;
+  streams: DeviceStreams;
+  counters: DeliveryCounters;
+  clock: Clock;
 }
 
 /**
@@ -22,6 +35,8 @@ export interface UserDeliveryOptions {
  * The rule for which path a message takes (docs/decisions/001): events addressed to users
  * (conversation events, pushes to a user or room) go through the registry; broadcast
  * channels, tenant-wide pushes and presence go to topics, whose sockets joined them.
+ * Events addressed to users that are neither volatile nor for one device are first kept in
+ * each user's inbox (docs/protocol.md §12) and carry their offset.
  */
 export class Router {
   constructor(
@@ -32,6 +47,7 @@ export class Router {
     private readonly bus: ClusterBus,
     private readonly logger: Logger,
     private readonly stats: TrafficStats,
+    private readonly inboxes: InboxRouting,
   ) {}
 
   /** Starts taking batches that other servers route to this one. */
@@ -42,34 +58,63 @@ export class Router {
   /**
    * Returns how many sockets the envelope was routed to (0: nobody is connected). Local
    * sockets come from this server's own index; only remote ones need the registry, and if
-   * the registry is unreachable, local delivery still happens.
+   * the registry is unreachable, local delivery still happens. When the inbox cannot be
+   * written (its Redis is down), the event is still delivered live, without an offset, and
+   * counted: it is not replayed after a reconnect, and clients find it by `seq` in history.
    */
   async toUsers(tenantId: TenantId, userIds: readonly UserId[], envelope: Envelope, options: UserDeliveryOptions = {}): Promise<number> {
     if (userIds.length === 0) return 0;
-    const wanted = (c: SocketConnection) => c.socketId !== options.exceptSocket && (options.deviceId === undefined || c.deviceId === options.deviceId);
-    const local = this.local.connectionsOf(tenantId, userIds).filter(wanted).map((c) => c.socketId);
-    const remote = new Map<ServerId, SocketId[]>();
-    let everywhere: SocketConnection[] = [];
-    try {
-      everywhere = await this.registry.connectionsOf(tenantId, userIds);
-    } catch (err) {
-      this.logger.warn({ err }, 'connection registry unavailable; delivering to local sockets only');
+    const durable = !options.volatile && options.deviceId === undefined;
+    let offsets = new Map<UserId, number>();
+    if (durable) {
+      try {
+        const appended = await this.inboxes.inbox.append(tenantId, userIds, envelope, options.exceptSocket ?? null, this.inboxes.clock.now());
+        offsets = appended.offsets;
+        if (appended.deadLetters.length > 0) {
+          this.inboxes.counters.deadLetters += appended.deadLetters.length;
+          this.logger.warn({ tenantId, entries: appended.deadLetters.length }, 'inbox size cap reached: unacknowledged entries moved to the dead letters');
+        }
+      } catch (err) {
+        this.inboxes.counters.liveOnly += 1;
+        this.logger.warn({ err, tenantId }, 'inbox append failed; delivering live only');
+      }
     }
-    for (const c of everywhere) {
-      if (c.serverId === this.serverId || !wanted(c)) continue;
-      const list = remote.get(c.serverId);
-      if (list) list.push(c.socketId);
-      else remote.set(c.serverId, [c.socketId]);
+    const connections = await this.connectionsOf(tenantId, userIds);
+    const wanted = (c: SocketConnection) => options.deviceId === undefined || c.deviceId === options.deviceId;
+    const perUser = new Map<UserId, SocketConnection[]>();
+    for (const c of connections) {
+      if (!wanted(c)) continue;
+      // Inbox entries reach the sender's socket too when it tracks its inbox; DeviceStreams decides.
+      if (c.socketId === options.exceptSocket && !offsets.has(c.userId)) continue;
+      const list = perUser.get(c.userId);
+      if (list) list.push(c);
+      else perUser.set(c.userId, [c]);
     }
     const volatile = options.volatile ?? false;
-    if (local.length > 0) this.delivery.emit(local, envelope, { volatile });
-    for (const [serverId, socketIds] of remote) {
-      const batch: DeliveryBatch = { from: this.serverId, items: [{ socketIds, envelope, volatile }] };
-      this.bus.publish(serverId, batch).catch((err: unknown) => {
-        this.logger.warn({ err, serverId, sockets: socketIds.length }, 'cross-server delivery failed');
+    const remote = new Map<ServerId, DeliveryBatch['items']>();
+    let routed = 0;
+    for (const [userId, list] of perUser) {
+      const offset = offsets.get(userId);
+      const env = offset === undefined ? envelope : { ...envelope, offset };
+      const local: SocketId[] = [];
+      const byServer = new Map<ServerId, SocketId[]>();
+      for (const c of list) {
+        if (c.serverId === this.serverId) local.push(c.socketId);
+        else byServer.set(c.serverId, [...(byServer.get(c.serverId) ?? []), c.socketId]);
+      }
+      if (local.length > 0) this.emitLocal(local, env, volatile, options.exceptSocket);
+      for (const [serverId, socketIds] of byServer) {
+        const items = remote.get(serverId) ?? [];
+        items.push({ socketIds, envelope: env, volatile, exceptSocket: options.exceptSocket });
+        remote.set(serverId, items);
+      }
+      routed += list.length;
+    }
+    for (const [serverId, items] of remote) {
+      this.bus.publish(serverId, { from: this.serverId, items }).catch((err: unknown) => {
+        this.logger.warn({ err, serverId, items: items.length }, 'cross-server delivery failed');
       });
     }
-    const routed = local.length + [...remote.values()].reduce((n, ids) => n + ids.length, 0);
     this.stats.record('outgoing', routed);
     return routed;
   }
@@ -83,7 +128,23 @@ export class Router {
     return this.delivery.membershipChanged(change);
   }
 
+  /** This server's sockets of the users, then the other servers' ones from the registry. */
+  private async connectionsOf(tenantId: TenantId, userIds: readonly UserId[]): Promise<SocketConnection[]> {
+    const all = this.local.connectionsOf(tenantId, userIds);
+    try {
+      for (const c of await this.registry.connectionsOf(tenantId, userIds)) if (c.serverId !== this.serverId) all.push(c);
+    } catch (err) {
+      this.logger.warn({ err }, 'connection registry unavailable; delivering to local sockets only');
+    }
+    return all;
+  }
+
+  private emitLocal(socketIds: SocketId[], envelope: Envelope, volatile: boolean, exceptSocket: SocketId | undefined): void {
+    if (envelope.offset !== undefined) this.inboxes.streams.emit(socketIds, envelope, exceptSocket);
+    else this.delivery.emit(socketIds.filter((id) => id !== exceptSocket), envelope, { volatile });
+  }
+
   private receive(batch: DeliveryBatch): void {
-    for (const item of batch.items) this.delivery.emit(item.socketIds, item.envelope, { volatile: item.volatile });
+    for (const item of batch.items) this.emitLocal(item.socketIds, item.envelope, item.volatile, item.exceptSocket);
   }
 }

@@ -19,6 +19,8 @@ export interface SessionInfo extends Principal {
   transport: string;
   connectedAt: string;
   expiresAt: number | null;
+  /** Acknowledged delivery asked for in the handshake (`auth.inbox`), or null. */
+  inbox: { after?: number } | null;
 }
 
 export interface SessionOptions {

@@ -18,6 +18,8 @@ export interface Envelope<D = unknown> {
   tenant_id: TenantId;
   timestamp: number;
   payload: { action: string; data: D };
+  /** The event's position in the recipient's inbox, on events kept there (docs/protocol.md §12). */
+  offset?: number;
 }
 
 /** The answer to every client→server event that carries an acknowledgement callback. */

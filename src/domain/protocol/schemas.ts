@@ -117,6 +117,12 @@ export type RoomUpdateInput = z.infer<typeof RoomUpdate>;
 export type MessageSendInput = z.infer<typeof MessageSend>;
 export type MessageEditInput = z.infer<typeof MessageEdit>;
 export type MessageReactInput = z.infer<typeof MessageReact>;
+/** `inbox:ack`: the device holds every inbox entry up to `offset`. */
+export const InboxAck = z.object({ offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }).strict();
+
+/** `auth.inbox` of the handshake: acknowledged delivery, replaying after `after` if given. */
+export const HandshakeInbox = z.object({ after: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional() }).strict();
+
 export type MessageHistoryInput = z.infer<typeof MessageHistory>;
 export type PresenceUpdateInput = z.infer<typeof PresenceUpdate>;
 export type PushRequestInput = z.infer<typeof PushRequest>;

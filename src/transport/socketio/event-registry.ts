@@ -95,6 +95,10 @@ export function createEventRegistry(options: { typingThrottleMs: number }): Read
       schema: S.MessageHistory, requiresAck: true, persist: false, route: 'self', limit: 'query',
       handler: ({ core, principal }, input) => core.messages.history(principal, input),
     }),
+    'inbox:ack': defineEvent({
+      schema: S.InboxAck, requiresAck: false, persist: false, route: 'self', limit: 'query',
+      handler: async ({ core, socketId }, { offset }) => ({ offset: await core.streams.ack(socketId, offset) }),
+    }),
     'typing:start': defineEvent({
       schema: S.TypingEvent, requiresAck: false, persist: false, route: 'conversation', limit: 'typing', throttleMs: options.typingThrottleMs,
       handler: ({ core, principal }, { conversationId }) => core.typing.start(principal, conversationId),

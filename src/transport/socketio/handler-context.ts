@@ -1,5 +1,6 @@
 import type { SocketId } from '../../domain/ids.js';
 import type { Principal } from '../../domain/model.js';
+import type { DeviceStreams } from '../../core/delivery/device-streams.js';
 import type { ConversationService } from '../../core/conversations/conversation-service.js';
 import type { MessageService } from '../../core/messages/message-service.js';
 import type { PresenceService } from '../../core/presence/presence-service.js';
@@ -14,6 +15,7 @@ export interface CoreServices {
   typing: TypingService;
   presence: PresenceService;
   sessions: SessionService;
+  streams: DeviceStreams;
   verifier: TokenVerifier;
 }
 

@@ -3,6 +3,7 @@ import { Server, type DefaultEventsMap, type ExtendedError, type ServerOptions, 
 import { SwitchboardError, toErrorBody } from '../../domain/errors.js';
 import { asDeviceId, asSocketId, ID_PATTERN } from '../../domain/ids.js';
 import { SUPPORTED_PROTOCOL_VERSIONS, PROTOCOL_VERSION } from '../../domain/protocol/envelope.js';
+import { describeIssues, HandshakeInbox } from '../../domain/protocol/schemas.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Clock } from '../../ports/system.js';
 import type { SocketData } from './socket-data.js';
@@ -60,6 +61,10 @@ export function handshakeMiddleware(deps: HandshakeDeps) {
       if (typeof auth.token !== 'string' || auth.token.length === 0) throw new SwitchboardError('AUTH_REQUIRED');
       const claims = await deps.verify(auth.token);
       const requestedDevice = typeof auth.deviceId === 'string' && ID_PATTERN.test(auth.deviceId) ? auth.deviceId : null;
+      const inbox = auth.inbox === undefined ? null : HandshakeInbox.safeParse(auth.inbox);
+      if (inbox && !inbox.success) {
+        throw new SwitchboardError('VALIDATION_FAILED', 'auth.inbox must be {} or { after: offset }', describeIssues(inbox.error).map((i) => ({ ...i, field: i.field === '(root)' ? 'inbox' : `inbox.${i.field}` })));
+      }
       await deps.admit(claims.tenantId, claims.userId);
       socket.data.session = {
         socketId: asSocketId(socket.id),
@@ -72,6 +77,7 @@ export function handshakeMiddleware(deps: HandshakeDeps) {
         transport: socket.conn.transport.name,
         connectedAt: new Date(deps.clock.now()).toISOString(),
         expiresAt: claims.expiresAt,
+        inbox: inbox ? inbox.data : null,
       };
       next();
     } catch (err) {

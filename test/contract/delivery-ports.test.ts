@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { MemoryInbox } from '../../src/adapters/memory/memory-inbox.js';
+import { MemoryMessageSequencer } from '../../src/adapters/memory/memory-message-sequencer.js';
+import { connectRedis, type RedisConnections } from '../../src/adapters/redis/redis-connection.js';
+import { RedisInbox } from '../../src/adapters/redis/redis-inbox.js';
+import { RedisMessageSequencer } from '../../src/adapters/redis/redis-message-sequencer.js';
+import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
+import { SqliteMessageSequencer } from '../../src/adapters/sqlite/sqlite-message-sequencer.js';
+import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
+import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
+import { inboxContract } from './inbox.contract.js';
+import { messageSequencerContract } from './message-sequencer.contract.js';
+import { redisFixture } from './redis-fixture.js';
+
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+describe('in memory', () => {
+  inboxContract('memory', async (retention) => new MemoryInbox(retention));
+  messageSequencerContract('memory', async (options) => new MemoryMessageSequencer(options));
+});
+
+describe('in SQLite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-delivery-'));
+  const dbs: SqliteDatabase[] = [];
+  let files = 0;
+  /** A new database file; `connections` opens it that many times, as processes sharing it would. */
+  const open = (connections = 1): SqliteDatabase[] => {
+    const file = join(dir, `delivery-${files++}.sqlite`);
+    const opened = Array.from({ length: connections }, () => openSqliteDatabase(file));
+    dbs.push(...opened);
+    return opened;
+  };
+  after(() => {
+    for (const db of dbs) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  inboxContract('sqlite', async (retention) => new SqliteInbox(open()[0]!, retention));
+  messageSequencerContract('sqlite', async (options) => new SqliteMessageSequencer(open()[0]!, options));
+
+  it('shares offsets and seqs between connections to one file', async () => {
+    const [a, b] = open(2);
+    const inboxes = [new SqliteInbox(a!), new SqliteInbox(b!)];
+    const sequencers = [new SqliteMessageSequencer(a!), new SqliteMessageSequencer(b!)];
+    const envelope = { v: 1, type: 'event' as const, id: 'e', tenant_id: asTenantId('acme'), timestamp: 1, payload: { action: 'x', data: null } };
+    const offsets = [];
+    const seqs = [];
+    for (let i = 0; i < 10; i++) {
+      offsets.push((await inboxes[i % 2]!.append(asTenantId('acme'), [asUserId('ann')], envelope, null, 1000)).offsets.get(asUserId('ann')));
+      const draft = { tenantId: asTenantId('acme'), conversationId: asConversationId('c'), id: asMessageId(`m${i}`), senderId: asUserId('ann'), clientMessageId: `cm${i}` };
+      seqs.push((await sequencers[i % 2]!.accept({ ...draft, type: 'text', content: '', metadata: {}, attachment: null, replyTo: null, createdAt: '2026-01-01T00:00:00.000Z' })).message.seq);
+    }
+    const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
+    assert.deepEqual([offsets, seqs], [oneToTen, oneToTen]);
+  });
+});
+
+describe('on a real redis-server', () => {
+  const redis = redisFixture();
+  beforeEach(() => redis.flush());
+  inboxContract('redis', async (retention) => new RedisInbox((await redis.connect()).commands, retention));
+  messageSequencerContract('redis', async (options) => new RedisMessageSequencer((await redis.connect()).commands, options));
+});
+
+// Every script touches the keys of one slot; the cluster would refuse anything else (CROSSSLOT).
+describe('on a real Redis Cluster', () => {
+  let cluster: TestRedisCluster;
+  let connection: RedisConnections;
+  before(async () => {
+    cluster = await startRedisCluster();
+    connection = await connectRedis({ url: cluster.url, mode: 'cluster' }, quiet);
+  });
+  after(async () => {
+    await connection.close();
+    await cluster.stop();
+  });
+  beforeEach(async () => {
+    // FLUSHALL on every node; replicas refuse it and follow their master.
+    await Promise.all(
+      cluster.ports.map(async (port) => {
+        const client = createClient({ url: `redis://127.0.0.1:${port}` });
+        await client.connect();
+        await client.flushAll().catch(() => undefined);
+        await client.close();
+      }),
+    );
+  });
+  inboxContract('redis cluster', async (retention) => new RedisInbox(connection.commands, retention));
+  messageSequencerContract('redis cluster', async (options) => new RedisMessageSequencer(connection.commands, options));
+});
