@@ -1,0 +1,14 @@
+export { createClient, SwitchboardClient, type SendOptions } from './client.js';
+export { SwitchboardRequests } from './requests.js';
+export type { ClientOptions } from './options.js';
+export type { ClientEvents, PassThroughEvent } from './events.js';
+export type { ConnectionState, DisconnectInfo } from './connection.js';
+export { SwitchboardClientError, type ClientErrorCode, type SwitchboardErrorCode } from './errors.js';
+export { MemoryStorage, webStorage, type ClientStorage, type JsonValue, type WebStorageLike } from './storage.js';
+export { Backoff, fullJitter, type BackoffOptions } from './backoff.js';
+export { OrderingBuffer, type Accepted, type OrderingBufferOptions, type Sequenced } from './ordering-buffer.js';
+export { OrderedDelivery, type MessageSource, type OrderedDeliveryOptions } from './ordered-delivery.js';
+export { InboxCursor } from './inbox-cursor.js';
+export { Outbox, type OutboxEntry, type OutboxOptions, type SendResult } from './outbox.js';
+export type { TypingOptions } from './typing.js';
+export * from './protocol.js';
