@@ -64,10 +64,11 @@ export interface Inbox {
   /** The device's acknowledged offset (0 if none). */
   acked(tenantId: TenantId, userId: UserId, deviceId: DeviceId): Promise<Offset>;
   /**
-   * Removes entries older than the retention age from every inbox (at most `limit`
-   * inboxes per call) and returns the dead letters among them.
+   * Removes entries older than the retention age from the inboxes that have some (at most
+   * `limit` inboxes per call); returns how many inboxes it trimmed (fewer than `limit`: no
+   * more are due) and the dead letters among the removed entries.
    */
-  expire(now: number, limit: number): Promise<InboxDeadLetter[]>;
+  expire(now: number, limit: number): Promise<{ inboxes: number; deadLetters: InboxDeadLetter[] }>;
   /** The newest dead letters, newest first. */
   deadLetters(limit: number): Promise<InboxDeadLetter[]>;
 }

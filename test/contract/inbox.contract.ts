@@ -134,18 +134,19 @@ export function inboxContract(name: string, make: (retention?: Partial<InboxRete
       await inbox.append(acme, [u('ann'), u('bob')], envelope('a4'), null, 3000);
       await inbox.ack(acme, u('ann'), d('phone'), 1);
 
-      const dead = await inbox.expire(2500, 10);
+      const { deadLetters: dead, inboxes } = await inbox.expire(2500, 10);
+      assert.equal(inboxes, 1, "only ann's inbox had entries past the age");
       assert.deepEqual(summary(dead), [['ann', 2, 'expired', 'a2'], ['ann', 3, 'expired', 'a3']]);
       assert.deepEqual(dead.find((x) => x.entry.offset === 2), { tenantId: acme, userId: u('ann'), reason: 'expired', entry: { offset: 2, envelope: envelope('a2'), at: 1000, exceptSocket: 's2' } });
       assert.deepEqual(await offsetsOf(inbox, acme, u('ann')), [4]);
       assert.deepEqual(await offsetsOf(inbox, acme, u('bob')), [1]);
-      assert.deepEqual(await inbox.expire(2500, 10), [], 'a second sweep finds nothing');
+      assert.deepEqual(await inbox.expire(2500, 10), { inboxes: 0, deadLetters: [] }, 'a second sweep finds nothing');
 
-      assert.deepEqual(summary(await inbox.expire(4500, 10)), [['ann', 4, 'expired', 'a4'], ['bob', 1, 'expired', 'a4']]);
+      assert.deepEqual(summary((await inbox.expire(4500, 10)).deadLetters), [['ann', 4, 'expired', 'a4'], ['bob', 1, 'expired', 'a4']]);
       assert.deepEqual(await inbox.read(acme, u('ann'), 0, 10), { entries: [], head: 4, lost: true });
       const next = await inbox.append(acme, [u('ann')], envelope('a5'), null, 5000);
       assert.equal(next.offsets.get(u('ann')), 5, 'offsets go on after the inbox emptied');
-      assert.deepEqual(await inbox.expire(5500, 10), [], 'the new entry is not due yet');
+      assert.deepEqual(await inbox.expire(5500, 10), { inboxes: 0, deadLetters: [] }, 'the new entry is not due yet');
       assert.deepEqual(await offsetsOf(inbox, acme, u('ann')), [5]);
     });
 
@@ -155,7 +156,7 @@ export function inboxContract(name: string, make: (retention?: Partial<InboxRete
       await append(1200, 1000);
       await append(300, 9000);
       await inbox.ack(acme, u('ann'), d('phone'), 200);
-      const dead = await inbox.expire(5000, 1);
+      const { deadLetters: dead } = await inbox.expire(5000, 1);
       assert.deepEqual([dead.length, Math.min(...dead.map((x) => x.entry.offset)), Math.max(...dead.map((x) => x.entry.offset))], [1000, 201, 1200]);
       assert.deepEqual(await offsetsOf(inbox, acme, u('ann'), 1200), Array.from({ length: 300 }, (_, i) => 1201 + i));
       assert.equal((await inbox.read(acme, u('ann'), 1199, 1)).lost, true);
@@ -166,8 +167,16 @@ export function inboxContract(name: string, make: (retention?: Partial<InboxRete
       for (const user of ['ann', 'bob', 'cy']) await inbox.append(acme, [u(user)], envelope(user), null, 1000);
       const rounds = [];
       for (let i = 0; i < 3; i++) rounds.push(await inbox.expire(5000, 2));
-      assert.deepEqual(rounds.map((r) => r.length), [2, 1, 0]);
-      assert.deepEqual(summary(rounds.flat()).map(([user]) => user), ['ann', 'bob', 'cy']);
+      assert.deepEqual(rounds.map((r) => [r.inboxes, r.deadLetters.length]), [[2, 2], [1, 1], [0, 0]]);
+      assert.deepEqual(summary(rounds.flatMap((r) => r.deadLetters)).map(([user]) => user), ['ann', 'bob', 'cy']);
+    });
+
+    it('counts an inbox trimmed of acknowledged entries only, which makes no dead letter', async () => {
+      const inbox = await make({ maxAgeMs: 1000 });
+      await inbox.append(acme, [u('ann')], envelope('a1'), null, 1000);
+      await inbox.ack(acme, u('ann'), d('phone'), 1);
+      assert.deepEqual(await inbox.expire(5000, 10), { inboxes: 1, deadLetters: [] });
+      assert.deepEqual(await offsetsOf(inbox, acme, u('ann')), []);
     });
 
     it('lists the newest dead letters first', async () => {

@@ -88,7 +88,7 @@ export class MemoryInbox implements Inbox {
     return this.inboxes.get(`${t}/${u}`)?.acks.get(deviceId) ?? 0;
   }
 
-  async expire(now: number, limit: number): Promise<InboxDeadLetter[]> {
+  async expire(now: number, limit: number): Promise<{ inboxes: number; deadLetters: InboxDeadLetter[] }> {
     const cutoff = now - this.retention.maxAgeMs;
     const deadLetters: InboxDeadLetter[] = [];
     let trimmed = 0;
@@ -101,7 +101,7 @@ export class MemoryInbox implements Inbox {
       while (count < inbox.entries.length && inbox.entries[count]!.at < cutoff) count++;
       deadLetters.push(...this.remove(inbox, count, 'expired'));
     }
-    return deadLetters;
+    return { inboxes: trimmed, deadLetters };
   }
 
   async deadLetters(limit: number): Promise<InboxDeadLetter[]> {

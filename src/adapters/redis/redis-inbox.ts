@@ -217,12 +217,12 @@ export class RedisInbox implements Inbox {
     return Number((await this.redis.hGet(redisInboxKeys.meta(t, u), `d:${deviceId}`)) ?? 0);
   }
 
-  async expire(now: number, limit: number): Promise<InboxDeadLetter[]> {
+  async expire(now: number, limit: number): Promise<{ inboxes: number; deadLetters: InboxDeadLetter[] }> {
     const cutoff = now - this.retention.maxAgeMs;
     const due = (await this.redis.eval(INDEX_DUE, { keys: [redisInboxKeys.due], arguments: [String(cutoff), String(limit)] })) as string[];
     const dead = (await Promise.all(due.map((member) => this.trim(member, cutoff)))).flat();
     await this.keepDeadLetters(dead);
-    return dead.map(toDeadLetter);
+    return { inboxes: due.length, deadLetters: dead.map(toDeadLetter) };
   }
 
   async deadLetters(limit: number): Promise<InboxDeadLetter[]> {

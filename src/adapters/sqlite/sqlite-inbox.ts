@@ -123,16 +123,17 @@ export class SqliteInbox implements Inbox {
     return this.q.acked.get(t, u, deviceId)?.offset ?? 0;
   }
 
-  async expire(now: number, limit: number): Promise<InboxDeadLetter[]> {
+  async expire(now: number, limit: number): Promise<{ inboxes: number; deadLetters: InboxDeadLetter[] }> {
     const cutoff = now - this.retention.maxAgeMs;
     return this.db
       .transaction(() => {
         const deadLetters: InboxDeadLetter[] = [];
-        for (const { tenant_id, user_id } of this.q.due.all(cutoff, limit)) {
+        const due = this.q.due.all(cutoff, limit);
+        for (const { tenant_id, user_id } of due) {
           deadLetters.push(...this.removeLeading(asTenantId(tenant_id), asUserId(user_id), (row) => row.at < cutoff, 'expired', now));
         }
         this.q.trimDead.run(DEAD_LETTERS_KEPT);
-        return deadLetters;
+        return { inboxes: due.length, deadLetters };
       })
       .immediate();
   }

@@ -6,7 +6,7 @@ import type { DeliveryCounters } from './delivery-counters.js';
 export interface InboxRetentionOptions {
   /** How often inboxes are swept for entries past their age (default 60 s). */
   everyMs: number;
-  /** Inboxes trimmed per sweep call; a sweep calls again while a full round comes back. */
+  /** Inboxes trimmed per call of `Inbox.expire`; a sweep calls again while a full round comes back. */
   inboxesPerRound: number;
 }
 
@@ -46,9 +46,9 @@ export class InboxRetentionSweeper {
   async sweep(): Promise<number> {
     let total = 0;
     for (;;) {
-      const dead = await this.inbox.expire(this.clock.now(), this.options.inboxesPerRound);
-      total += dead.length;
-      if (dead.length === 0) break;
+      const round = await this.inbox.expire(this.clock.now(), this.options.inboxesPerRound);
+      total += round.deadLetters.length;
+      if (round.inboxes < this.options.inboxesPerRound) break;
     }
     if (total > 0) {
       this.counters.expired += total;
