@@ -119,7 +119,7 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
   // runs on it (the embedded log keeps sequencing next to itself in SQLite, in one file).
   const sequencer: MessageSequencer = memory
     ? new MemoryMessageSequencer()
-    : redis && logKind.kind !== 'embedded' ? new RedisMessageSequencer(redis.commands) : new SqliteMessageSequencer(db());
+    : redis && logKind.kind !== 'embedded' ? new RedisMessageSequencer(redis.commands, { floor: async (t, c) => (await messages.page(t, c, { limit: 1 }))[0]?.seq ?? 0 }) : new SqliteMessageSequencer(db());
   const inbox: Inbox = redis ? new RedisInbox(redis.commands, retention) : memory ? new MemoryInbox(retention) : new SqliteInbox(db(), retention);
 
   return {

@@ -66,6 +66,29 @@ describe('on a real redis-server', () => {
   beforeEach(() => redis.flush());
   inboxContract('redis', async (retention) => new RedisInbox((await redis.connect()).commands, retention));
   messageSequencerContract('redis', async (options) => new RedisMessageSequencer((await redis.connect()).commands, options));
+
+  it('numbers on from the store when Redis has no counter (a new conversation, or Redis lost its data), asking the store once', async () => {
+    const asked: string[] = [];
+    const storeHas = new Map([['c-old', 41]]);
+    const sequencer = new RedisMessageSequencer((await redis.connect()).commands, {
+      floor: async (_t, c) => {
+        asked.push(c);
+        return storeHas.get(c) ?? 0;
+      },
+    });
+    const send = async (c: string, n: number) => {
+      const draft = { tenantId: asTenantId('acme'), conversationId: asConversationId(c), id: asMessageId(`${c}-${n}`), senderId: asUserId('ann'), clientMessageId: `${c}-${n}` };
+      return (await sequencer.accept({ ...draft, type: 'text', content: '', metadata: {}, attachment: null, replyTo: null, createdAt: '2026-01-01T00:00:00.000Z' })).message.seq;
+    };
+    assert.deepEqual([await send('c-old', 1), await send('c-old', 2), await send('c-new', 1)], [42, 43, 1]);
+    assert.deepEqual(asked, ['c-old', 'c-new']);
+    assert.deepEqual([...(await sequencer.lastSeqs(asTenantId('acme'), [asConversationId('c-old'), asConversationId('c-none')]))], [['c-old', 43], ['c-none', 0]]);
+
+    await redis.flush();
+    storeHas.set('c-old', 43);
+    assert.equal((await sequencer.lastSeqs(asTenantId('acme'), [asConversationId('c-old')])).get(asConversationId('c-old')), 43, 'the store answers while Redis has no counter');
+    assert.equal(await send('c-old', 3), 44, 'no seq is used twice after Redis lost its data');
+  });
 });
 
 // Every script touches the keys of one slot; the cluster would refuse anything else (CROSSSLOT).

@@ -8,9 +8,14 @@ import type { RedisCommands } from './redis-connection.js';
 export interface RedisMessageSequencerOptions {
   /** How long a (conversation, sender, clientMessageId) is remembered after its message was accepted (default 7 days). */
   dedupWindowMs: number;
+  /**
+   * The newest seq the store holds for a conversation: where numbering goes on when Redis
+   * has no counter for it (a new conversation, or a Redis that lost its data). Default: 0.
+   */
+  floor: (tenantId: TenantId, conversationId: ConversationId) => Promise<Seq>;
 }
 
-const DEFAULTS: RedisMessageSequencerOptions = { dedupWindowMs: 7 * 24 * 3600 * 1000 };
+const DEFAULTS: RedisMessageSequencerOptions = { dedupWindowMs: 7 * 24 * 3600 * 1000, floor: async () => 0 };
 
 /** A conversation's keys share this hash tag, so one script handles them in one Cluster slot. Ids cannot contain '/'. */
 const conversationTag = (t: TenantId, c: ConversationId): string => `{${t}/${c}}`;
@@ -25,12 +30,17 @@ export const redisSequencerKeys = {
 };
 
 /**
- * KEYS: dedup, seq, tail. ARGV: record, window (ms).
- * Returns {1, first value} for a repeat, else {0, value} with the next seq.
+ * KEYS: dedup, seq, tail. ARGV: record, window (ms), floor ('' when not read yet).
+ * Returns {1, first value} for a repeat, {2, ''} when the counter is missing and the floor
+ * is needed, else {0, value} with the next seq.
  */
 const ACCEPT = `
 local seen = redis.call('GET', KEYS[1])
 if seen then return {1, seen} end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if ARGV[3] == '' then return {2, ''} end
+  redis.call('HSETNX', KEYS[2], 'last', ARGV[3])
+end
 local value = string.format('%d', redis.call('HINCRBY', KEYS[2], 'last', 1)) .. ':' .. ARGV[1]
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 redis.call('ZADD', KEYS[3], string.match(value, '^(%d+)'), value)
@@ -45,7 +55,9 @@ return 1`;
  * The sequencer in Redis: per conversation a counter, a dedup key per (sender,
  * clientMessageId) that Redis expires after the window (`PX`), and the tail as a sorted set
  * by seq; one Lua script accepts atomically. A message is MessagePack (base64, with seq 0:
- * the script prefixes the seq it assigns).
+ * the script prefixes the seq it assigns). A counter Redis does not have starts from the
+ * store's newest seq (one more round trip, once per conversation), so numbers are never
+ * reused after Redis lost its data — as far as the store has caught up with the log.
  */
 export class RedisMessageSequencer implements MessageSequencer {
   private readonly options: RedisMessageSequencerOptions;
@@ -59,11 +71,14 @@ export class RedisMessageSequencer implements MessageSequencer {
 
   async accept(m: NewMessage): Promise<{ message: Message; duplicate: boolean }> {
     const record = Buffer.from(encodeMessageRecord({ ...m, seq: 0, editedAt: null, deletedAt: null, reactions: [] })).toString('base64');
-    const [duplicate, value] = (await this.redis.eval(ACCEPT, {
-      keys: [redisSequencerKeys.dedup(m.tenantId, m.conversationId, m.senderId, m.clientMessageId), redisSequencerKeys.seq(m.tenantId, m.conversationId), redisSequencerKeys.tail(m.tenantId, m.conversationId)],
-      arguments: [record, String(Math.max(1, Math.round(this.options.dedupWindowMs)))],
-    })) as [number, string];
-    return { message: decodeValue(value), duplicate: Number(duplicate) === 1 };
+    const keys = [redisSequencerKeys.dedup(m.tenantId, m.conversationId, m.senderId, m.clientMessageId), redisSequencerKeys.seq(m.tenantId, m.conversationId), redisSequencerKeys.tail(m.tenantId, m.conversationId)];
+    const window = String(Math.max(1, Math.round(this.options.dedupWindowMs)));
+    let [outcome, value] = (await this.redis.eval(ACCEPT, { keys, arguments: [record, window, ''] })) as [number, string];
+    if (Number(outcome) === 2) {
+      const floor = await this.options.floor(m.tenantId, m.conversationId);
+      [outcome, value] = (await this.redis.eval(ACCEPT, { keys, arguments: [record, window, String(floor)] })) as [number, string];
+    }
+    return { message: decodeValue(value), duplicate: Number(outcome) === 1 };
   }
 
   async recent(t: TenantId, c: ConversationId): Promise<Message[]> {
@@ -71,8 +86,13 @@ export class RedisMessageSequencer implements MessageSequencer {
   }
 
   async lastSeqs(t: TenantId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, Seq>> {
-    const seqs = await Promise.all(conversationIds.map((c) => this.redis.hGet(redisSequencerKeys.seq(t, c), 'last')));
-    return new Map(conversationIds.map((c, i) => [c, Number(seqs[i] ?? 0)]));
+    const seqs = await Promise.all(
+      conversationIds.map(async (c) => {
+        const last = await this.redis.hGet(redisSequencerKeys.seq(t, c), 'last');
+        return last === null || last === undefined ? this.options.floor(t, c) : Number(last);
+      }),
+    );
+    return new Map(conversationIds.map((c, i) => [c, seqs[i]!]));
   }
 
   async stored(messages: readonly Message[]): Promise<void> {
