@@ -94,6 +94,9 @@ const EnvSchema = z.object({
 }).refine((e) => e.SWITCHBOARD_LOG !== 'redis' || e.SWITCHBOARD_REDIS_URL, {
   message: 'is required when SWITCHBOARD_LOG=redis',
   path: ['SWITCHBOARD_REDIS_URL'],
+}).refine((e) => e.SWITCHBOARD_STORE !== 'memory' || e.SWITCHBOARD_LOG === 'embedded', {
+  message: 'must be embedded with SWITCHBOARD_STORE=memory (a memory store lives in one process; a shared log needs a shared store)',
+  path: ['SWITCHBOARD_LOG'],
 }).refine((e) => !(e.SWITCHBOARD_JWT_SECRET && e.SWITCHBOARD_JWKS_URL), {
   message: 'set SWITCHBOARD_JWT_SECRET or SWITCHBOARD_JWKS_URL, not both',
   path: ['SWITCHBOARD_JWT_SECRET'],

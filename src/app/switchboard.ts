@@ -121,14 +121,21 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     processor: () => processor && { ...processor.counts },
   }, clock);
   const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, { heartbeatMs: config.liveness.heartbeatMs });
+  /** Registers this server's sessions again, then sends tracked devices what they missed meanwhile. */
+  const rejoin = (why: string) =>
+    sessions
+      .reannounce()
+      .then(async ({ registered, removed }) => {
+        const caughtUp = await streams.catchUp();
+        logger.info({ sessions: registered, staleRemoved: removed, caughtUp }, `${why}; local sessions registered again`);
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'could not register local sessions again'));
   cluster.onReconnect(() => {
     // Changes made on other servers while Redis was away were not announced here.
     membership.clear();
-    sessions.reannounce().then(
-      ({ registered, removed }) => logger.info({ sessions: registered, staleRemoved: removed }, 'cluster backend is back; local sessions registered again'),
-      (err: unknown) => logger.warn({ err }, 'could not register local sessions again'),
-    );
+    void rejoin('cluster backend is back');
   });
+  liveness.onRelisted(() => void rejoin('this server was taken for dead'));
   const core = { conversations, messages, typing, presence, sessions, streams, verifier };
   const eventRegistry = createEventRegistry({ typingThrottleMs: config.typing.throttleMs });
 

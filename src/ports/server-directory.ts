@@ -8,7 +8,11 @@ import type { ServerId } from '../domain/ids.js';
  * exactly one gets true, so a dead server is reaped once.
  */
 export interface ServerDirectory {
-  heartbeat(serverId: ServerId, at: number): Promise<void>;
+  /**
+   * Marks the server alive at `at`. Resolves true when it was listed already; false when this
+   * heartbeat listed it again: its first one, or it had been reaped or forgotten meanwhile.
+   */
+  heartbeat(serverId: ServerId, at: number): Promise<boolean>;
   /** Servers whose last heartbeat is older than `at - ttl`. */
   deadServers(at: number): Promise<ServerId[]>;
   /** Claims the reaping of a dead server; true for exactly one caller. */

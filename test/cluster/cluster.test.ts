@@ -194,6 +194,34 @@ describe('a cluster of three server processes over one Redis', { timeout: 60_000
     await toWendy2;
   });
 
+  it('registers the sessions of a server taken for dead while it stalled, and sends its devices what they missed meanwhile', async () => {
+    const kim = await on(0, 'kim', { inbox: {} });
+    const lou = await on(1, 'lou');
+    const created = next(kim, 'room:created');
+    const room = await createRoom(lou, 'direct', ['kim']);
+    await created;
+    const drops = record(kim, 'disconnect');
+    const stalled = at(0);
+    const reaped = () => cluster.logsAtLeast(0).some((l) => l.msg === 'reaped a server that stopped heartbeating' && l.deadServer === stalled.serverId);
+
+    // The server stalls (SIGSTOP) longer than the TTL: another one reaps it although it is alive.
+    stalled.child.kill('SIGSTOP');
+    try {
+      await until(reaped, SERVER_TTL_MS + 20 * HEARTBEAT_MS);
+      // Kim's socket is out of the registry now: this message only reaches her inbox.
+      await send(lou, room.conversation.id, 'while you were frozen');
+    } finally {
+      stalled.child.kill('SIGCONT');
+    }
+    const missed = await next<MessageData>(kim, 'message:new', (m) => m.content === 'while you were frozen');
+    assert.ok(missed.offset, 'sent from her inbox, with its offset');
+    await until(() => stalled.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('this server was taken for dead')));
+    const live = receivedBy([kim], 'after the stall');
+    await send(lou, room.conversation.id, 'after the stall');
+    await live;
+    assert.equal(drops.length, 0, "kim's connection never dropped");
+  });
+
   it('survives a Redis outage: local chat goes on, readiness drops, and after Redis is back the cluster heals by itself', async () => {
     const fay = await on(0, 'fay');
     const gus = await on(0, 'gus');

@@ -18,6 +18,15 @@ export function serverDirectoryContract(name: string, make: (ttlMs: number) => P
       assert.deepEqual(await d.deadServers(11_600), ['b'], 'a heartbeat brings a server back');
     });
 
+    it('tells a heartbeat whether the server was listed already', async () => {
+      const d = await make(1000);
+      assert.equal(await d.heartbeat(id('a'), 1000), false, 'the first heartbeat lists it');
+      assert.equal(await d.heartbeat(id('a'), 1500), true);
+      await d.remove(id('a'));
+      assert.equal(await d.heartbeat(id('a'), 2000), false, 'a heartbeat after it was reaped lists it again');
+      assert.equal(await d.heartbeat(id('a'), 2500), true);
+    });
+
     it('lets exactly one of many claim a dead server', async () => {
       const d = await make(1000);
       await d.heartbeat(id('dead'), 0);

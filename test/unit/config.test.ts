@@ -73,6 +73,7 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ SWITCHBOARD_LOG: 'redis' }), /SWITCHBOARD_REDIS_URL.*is required/);
     assert.throws(() => loadConfig({ SWITCHBOARD_LOG: 'kafka', SWITCHBOARD_KAFKA_BROKERS: 'no-port' }), /SWITCHBOARD_KAFKA_BROKERS/);
     assert.throws(() => loadConfig({ SWITCHBOARD_STORE: 'cassandra' }), /SWITCHBOARD_STORE/);
+    assert.throws(() => loadConfig({ SWITCHBOARD_STORE: 'memory', SWITCHBOARD_LOG: 'redis', SWITCHBOARD_REDIS_URL: 'redis://r:6379' }), /SWITCHBOARD_LOG.*must be embedded with SWITCHBOARD_STORE=memory/);
     assert.throws(() => loadConfig({ SWITCHBOARD_ACK_TIMEOUT_MS: '10' }), /SWITCHBOARD_ACK_TIMEOUT_MS/);
   });
 

@@ -8,8 +8,10 @@ export class MemoryServerDirectory implements ServerDirectory {
 
   constructor(private readonly ttlMs: number) {}
 
-  async heartbeat(serverId: ServerId, at: number): Promise<void> {
+  async heartbeat(serverId: ServerId, at: number): Promise<boolean> {
+    const listed = this.beats.has(serverId);
     this.beats.set(serverId, at);
+    return listed;
   }
 
   async deadServers(at: number): Promise<ServerId[]> {

@@ -136,6 +136,8 @@ class GroupMember {
   private nextClaimAt = 0;
   private readonly claimCursor: string[];
   private rotation = 0;
+  /** CLIENT ID of the dedicated connection (single Redis), which stop() unblocks. */
+  private connId: string | null = null;
   private readonly claimIntervalMs: number;
   private readonly blockMs: number;
 
@@ -163,6 +165,13 @@ class GroupMember {
       this.nextClaimAt = Date.now() + this.claimIntervalMs;
     }
     const { partitions } = this.options;
+    if (this.client.kind !== 'cluster') {
+      // One read over every partition (they share a node): an idle look costs one command.
+      const batches = parseEntries(await this.read(this.keys.map((_, p) => p), '>'), this.keys);
+      if (batches.length === 0) return false;
+      await this.handle(batches);
+      return true;
+    }
     for (let i = 0; i < partitions && !this.state.stopped; i++) {
       const p = (this.rotation + i) % partitions;
       const entries = parseEntries(await this.read([p], '>'), this.keys)[0]?.entries ?? [];
@@ -186,12 +195,15 @@ class GroupMember {
 
   failed = (err: unknown): void => {
     this.recoverPending = true;
+    // The connection may have been re-established under another id.
+    this.connId = null;
     if (String(err).includes('NOGROUP')) this.ready = false;
   };
 
   cleanup = async (): Promise<void> => {
     await this.conn?.close();
     this.conn = null;
+    this.connId = null;
   };
 
   /** Creates the group on every partition (idempotent) and opens the dedicated connection. */
@@ -245,7 +257,8 @@ class GroupMember {
   private async blockingRead(conn: RedisLogConnection, partitions: number[], blockMs: number): Promise<unknown> {
     const keys = partitions.map((p) => this.keys[p]!);
     const { group, consumer, batchSize } = this.consumer;
-    const clientId = this.client.kind === 'single' ? String(await conn.send('', ['CLIENT', 'ID'])) : null;
+    if (this.client.kind === 'single' && this.connId === null) this.connId = String(await conn.send('', ['CLIENT', 'ID']));
+    const clientId = this.connId;
     const interrupt = () => {
       if (this.state.abandoned) void conn.close();
       else if (clientId) this.client.send('', ['CLIENT', 'UNBLOCK', clientId]).catch(() => undefined);

@@ -10,8 +10,8 @@ export class RedisServerDirectory implements ServerDirectory {
     private readonly ttlMs: number,
   ) {}
 
-  async heartbeat(serverId: ServerId, at: number): Promise<void> {
-    await this.redis.zAdd(keys.servers, { score: at, value: serverId });
+  async heartbeat(serverId: ServerId, at: number): Promise<boolean> {
+    return (await this.redis.zAdd(keys.servers, { score: at, value: serverId })) === 0;
   }
 
   async deadServers(at: number): Promise<ServerId[]> {

@@ -25,6 +25,7 @@ export class ServerLiveness {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly reaped: ((report: ReapReport) => void)[] = [];
+  private readonly relisted: (() => void)[] = [];
 
   constructor(
     private readonly serverId: ServerId,
@@ -38,6 +39,15 @@ export class ServerLiveness {
 
   onReaped(listener: (report: ReapReport) => void): void {
     this.reaped.push(listener);
+  }
+
+  /**
+   * Called when this server finds itself missing from the directory while running: another
+   * server took it for dead (it stalled longer than the TTL) and removed its connections, or
+   * the directory lost its data. Its sessions must be registered again.
+   */
+  onRelisted(listener: () => void): void {
+    this.relisted.push(listener);
   }
 
   async start(): Promise<void> {
@@ -59,7 +69,10 @@ export class ServerLiveness {
   async round(): Promise<void> {
     try {
       const now = this.clock.now();
-      await this.directory.heartbeat(this.serverId, now);
+      if (!(await this.directory.heartbeat(this.serverId, now))) {
+        this.logger.warn({ serverId: this.serverId }, 'this server was missing from the server directory (taken for dead, or the directory lost its data); registering its sessions again');
+        for (const l of this.relisted) l();
+      }
       for (const dead of await this.directory.deadServers(now)) {
         if (dead === this.serverId || !(await this.directory.claim(dead, this.serverId))) continue;
         await this.reap(dead);

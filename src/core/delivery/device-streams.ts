@@ -123,6 +123,28 @@ export class DeviceStreams {
     if (plain.length > 0) this.delivery.emit(plain, envelope);
   }
 
+  /**
+   * Sends each tracked device what its inbox holds beyond what was sent to it: entries whose
+   * live emit never came (while the registry had lost this server's sockets). Entries up to
+   * what was sent are the resend timers' job. Returns how many entries went out.
+   */
+  async catchUp(): Promise<number> {
+    let total = 0;
+    for (const s of [...this.streams.values()]) {
+      if (s.replaying) continue;
+      const { tenantId, userId } = s.principal;
+      for (;;) {
+        const page = await this.inbox.read(tenantId, userId, s.sent, this.options.readBatch);
+        const fresh = page.entries.filter((e) => e.offset > s.sent);
+        if (s.closed || fresh.length === 0) break;
+        total += this.send(s, fresh);
+      }
+      this.arm(s);
+    }
+    this.counters.replayed += total;
+    return total;
+  }
+
   /** The device holds every entry up to `offset`. Returns the offset in effect. */
   async ack(socketId: SocketId, offset: Offset): Promise<Offset> {
     const s = this.streams.get(socketId);
