@@ -1,226 +1,192 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { createClient } from 'redis';
-import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
-import { bareClient, directConversation, groupConversation, percentiles, Stopwatch, switchboardClient, type BenchClient } from './clients.js';
-import { startBareRelay, startSwitchboards, type Running } from './processes.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, machine, markdownTable, Report, SMOKE, type BenchOptions } from './common.js';
+import { connectStorm } from './scenarios/connect.js';
+import { crossServer } from './scenarios/cross.js';
+import { fanout } from './scenarios/fanout.js';
+import { hundredK } from './scenarios/hundred-k.js';
+import { latency, redisCost, throughput } from './scenarios/legacy.js';
+import { pointToPoint } from './scenarios/p2p.js';
+import { reconnectStorm } from './scenarios/reconnect.js';
+
+const USAGE = `npm run bench [-- <scenario>… ] [options]
+
+Scenarios (all but 100k without one):
+  connect     connect storm: connects/s, server CPU and memory per idle connection
+  fanout      room fan-out: flood ceiling, then p50/p99 at 25/50/75 % of it
+  p2p         point-to-point chat, full path: highest rate holding p99 < 100 ms
+  cross       two servers over Redis: same-server vs cross-server hop latency
+  reconnect   kill -9 a server holding the clients, restart it, time the way back
+  latency     the same as cross (earlier name; not run twice by default)
+  redis       Redis commands per message
+  throughput  20 conversations flooding, bare relay vs Switchboard + Redis on 1 and 2 processes
+  delivery    bench/delivery.ts when present
+  100k        100 000 idle authenticated connections on switchboard server --workers N (not in the default run)
+  smoke       every default scenario but delivery, with a few clients for about a second each,
+              side by side (CI: checks that they run, not how fast)
+
+Options:
+  --connections N     clients of the connect and reconnect storms (${DEFAULTS.connections})
+  --members N         fan-out room size (${DEFAULTS.members})
+  --pairs N           point-to-point conversations (${DEFAULTS.pairs})
+  --hold S            seconds a point-to-point rate must hold p99 < 100 ms (${DEFAULTS.hold})
+  --seconds S         length of each flood/paced phase (${DEFAULTS.seconds})
+  --generators N      load generator processes (${DEFAULTS.generators})
+  --clients N         connections of the 100k scenario (${DEFAULTS.hundredK})
+  --workers N         worker processes of the 100k scenario (${DEFAULTS.workers})
+  --backoff-base MS, --backoff-cap MS   full-jitter reconnect backoff (${DEFAULTS.backoffBaseMs}, ${DEFAULTS.backoffCapMs})
+  --message-bytes N   chat message content size (${DEFAULTS.messageBytes})
+  --targets LIST      only these of switchboard,sio,raw
+  --cpu-prof          profile the Switchboard processes (node --cpu-prof) and print the top self time
+  --smoke             tiny scale for the chosen scenarios
+  --out FILE          where to write the JSON (default bench/results/<scenarios>-<time>.json)`;
+
+type Scenario = (o: BenchOptions, report: Report) => Promise<void>;
 
 /*
- * npm run bench [latency|redis|throughput]   (all three without an argument)
- *
- * Every server runs in its own process; this process is the load generator. Everything is
- * on 127.0.0.1 and cleans up after itself.
+ * The one place where bench/delivery.ts plugs in: when the file exists, `delivery` runs its
+ * `deliveryBench()` and its result goes into the JSON under `delivery`. The specifier is
+ * built at run time so that type-checking does not need the file.
  */
+const DELIVERY_FILE = new URL('./delivery.ts', import.meta.url);
+const delivery: Scenario = async (o, report) => {
+  if (!existsSync(DELIVERY_FILE)) {
+    console.log('\n(delivery: bench/delivery.ts is not there yet; skipped)');
+    report.set('delivery', 'skipped', 'bench/delivery.ts is not there yet');
+    return;
+  }
+  const mod = (await import(DELIVERY_FILE.href)) as { deliveryBench?: (options?: { quick?: boolean }) => Promise<Record<string, unknown>> };
+  if (typeof mod.deliveryBench !== 'function') throw new Error('bench/delivery.ts does not export deliveryBench()');
+  // With --smoke, its short version.
+  const result = await mod.deliveryBench(o.smoke ? { quick: true } : undefined);
+  for (const [k, v] of Object.entries(result)) report.set('delivery', k, v);
+};
 
-const results: Record<string, unknown> = {};
+const SCENARIOS: Record<string, Scenario> = {
+  connect: connectStorm,
+  fanout,
+  p2p: pointToPoint,
+  cross: crossServer,
+  reconnect: reconnectStorm,
+  latency,
+  redis: redisCost,
+  throughput,
+  delivery,
+  '100k': hundredK,
+};
+/** What `npm run bench` runs without a scenario, and `smoke` at a tiny scale. */
+const DEFAULT_RUN = ['connect', 'fanout', 'p2p', 'cross', 'reconnect', 'redis', 'throughput', 'delivery'];
+/**
+ * The smoke run: every default scenario but `delivery`, whose short version alone takes
+ * longer than the whole smoke run may (`npm run bench -- delivery --smoke` runs it).
+ */
+const SMOKE_RUN = DEFAULT_RUN.filter((s) => s !== 'delivery');
 
-function table(title: string, rows: Record<string, string | number>[], footer?: string): void {
-  const cols = Object.keys(rows[0] ?? {});
-  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |`;
-  console.log(`\n${title}\n`);
-  console.log(line(cols));
-  console.log(line(width.map((w) => '-'.repeat(w))));
-  for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
-  if (footer) console.log(`\n${footer}`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Sends `count` messages from `from` to `to` at `rate` per second and times their arrival. */
-async function paced(from: BenchClient, to: BenchClient, conversationId: string, count: number, rate: number, prefix: string): Promise<number[]> {
-  const watch = new Stopwatch();
-  let received = 0;
-  const all = new Promise<void>((resolve) => {
-    to.onMessage((id) => {
-      if (!id.startsWith(prefix)) return;
-      watch.stop(id);
-      if (++received === count) resolve();
-    });
+function options(): { o: BenchOptions; wanted: string[]; out: string | undefined } {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      connections: { type: 'string' },
+      members: { type: 'string' },
+      pairs: { type: 'string' },
+      hold: { type: 'string' },
+      seconds: { type: 'string' },
+      generators: { type: 'string' },
+      clients: { type: 'string' },
+      workers: { type: 'string' },
+      'backoff-base': { type: 'string' },
+      'backoff-cap': { type: 'string' },
+      'message-bytes': { type: 'string' },
+      targets: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
-  const start = Date.now();
-  for (let i = 0; i < count; i++) {
-    const due = start + (i * 1000) / rate;
-    if (due > Date.now()) await sleep(due - Date.now());
-    const id = `${prefix}${i}`;
-    watch.start(id);
-    void from.send(to.user, conversationId, id);
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  await Promise.race([all, sleep(30_000)]);
-  return watch.samples;
-}
-
-interface LatencyCase { name: string; setup(): Promise<{ running: Running[]; a: BenchClient; b: BenchClient; conversationId: string }> }
-
-async function latency(): Promise<void> {
-  const COUNT = 2000;
-  const RATE = 500;
-  let redis: TestRedis | undefined;
-  const cases: LatencyCase[] = [
-    {
-      name: 'bare Socket.IO relay',
-      async setup() {
-        const relay = await startBareRelay();
-        return { running: [relay], a: await bareClient(relay.urls[0]!, 'a'), b: await bareClient(relay.urls[0]!, 'b'), conversationId: '' };
-      },
-    },
-    {
-      name: 'Switchboard, embedded (1 process)',
-      async setup() {
-        const sb = await startSwitchboards(1);
-        const conversationId = await directConversation(sb.urls[0]!, 'a', 'b');
-        return { running: [sb], a: await switchboardClient(sb.urls[0]!, 'a'), b: await switchboardClient(sb.urls[0]!, 'b'), conversationId };
-      },
-    },
-    {
-      name: 'Switchboard + Redis, same server',
-      async setup() {
-        redis = await startRedis();
-        const sb = await startSwitchboards(2, redis.url);
-        const conversationId = await directConversation(sb.urls[0]!, 'a', 'b');
-        return { running: [sb], a: await switchboardClient(sb.urls[0]!, 'a'), b: await switchboardClient(sb.urls[0]!, 'b'), conversationId };
-      },
-    },
-    {
-      name: 'Switchboard + Redis, cross-server hop',
-      async setup() {
-        redis = await startRedis();
-        const sb = await startSwitchboards(2, redis.url);
-        const conversationId = await directConversation(sb.urls[0]!, 'a', 'b');
-        return { running: [sb], a: await switchboardClient(sb.urls[0]!, 'a'), b: await switchboardClient(sb.urls[1]!, 'b'), conversationId };
-      },
-    },
-  ];
-  const rows: Record<string, string | number>[] = [];
-  for (const c of cases) {
-    const { running, a, b, conversationId } = await c.setup();
-    await paced(a, b, conversationId, 200, RATE, 'warm-');
-    const samples = await paced(a, b, conversationId, COUNT, RATE, 'm-');
-    rows.push({ path: c.name, delivered: `${samples.length}/${COUNT}`, ...percentiles(samples) });
-    a.close();
-    b.close();
-    for (const r of running) await r.stop();
-    await redis?.stop();
-    redis = undefined;
-  }
-  results.latency = rows;
-  table(`Delivery latency in ms, one sender to one recipient, ${COUNT} messages at ${RATE}/s (after 200 to warm up)`, rows,
-    'The sender stamps each message when it sends it and the recipient, in the same process, when it arrives: send → ack path → emit → receive.');
-}
-
-async function redisCost(): Promise<void> {
-  const redis = await startRedis();
-  const sb = await startSwitchboards(2, redis.url);
-  const rows: Record<string, string | number>[] = [];
-  const admin = createClient({ url: redis.url });
-  await admin.connect();
-  for (const [label, members] of [['direct, recipient on the other server', 1], ['group of 3, recipients on both servers', 2], ['group of 10, recipients on both servers', 9]] as const) {
-    const users = Array.from({ length: members + 1 }, (_, i) => `r${members}-${i}`);
-    const clients = await Promise.all(users.map((u, i) => switchboardClient(sb.urls[i % 2]!, u)));
-    const owner = clients[0]!;
-    const conversationId = members === 1 ? await directConversation(sb.urls[0]!, users[0]!, users[1]!) : await groupConversation(sb.urls[0]!, users[0]!, users.slice(1));
-    const N = 500;
-    let delivered = 0;
-    const done = new Promise<void>((resolve) => {
-      for (const c of clients.slice(1)) c.onMessage(() => ++delivered === N * members && resolve());
-    });
-    await admin.sendCommand(['CONFIG', 'RESETSTAT']);
-    for (let i = 0; i < N; i++) await owner.send('', conversationId, `m${members}-${i}`);
-    await Promise.race([done, sleep(20_000)]);
-    const stats = parseCommandStats(String(await admin.sendCommand(['INFO', 'commandstats'])));
-    const total = [...stats.values()].reduce((a, b) => a + b, 0) - (stats.get('config|resetstat') ?? 0) - (stats.get('info') ?? 0);
-    const top = [...stats].filter(([k]) => k !== 'info' && k !== 'config|resetstat').sort((x, y) => y[1] - x[1]).slice(0, 4).map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ');
-    rows.push({ conversation: label, messages: N, deliveries: delivered, 'commands/message': (total / N).toFixed(2), 'commands/delivery': (total / Math.max(1, delivered)).toFixed(2), 'top commands per message': top });
-    for (const c of clients) c.close();
-  }
-  await admin.close();
-  await sb.stop();
-  await redis.stop();
-  results.redis = rows;
-  table('Redis commands per message (2 servers, sender on server A; includes the servers\' heartbeats during the run)', rows);
-}
-
-function parseCommandStats(info: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
-  return out;
-}
-
-async function throughput(): Promise<void> {
-  const PAIRS = 20;
-  const WINDOW = 8;
-  const SECONDS = 8;
-  const rows: Record<string, string | number>[] = [];
-  // 0 servers: the bare Socket.IO relay doing the same work, as the baseline.
-  for (const servers of [0, 1, 2]) {
-    const redis = servers > 0 ? await startRedis() : undefined;
-    const sb = servers > 0 ? await startSwitchboards(servers, redis!.url) : await startBareRelay();
-    const pairs: { a: BenchClient; b: BenchClient; conversationId: string }[] = [];
-    for (let i = 0; i < PAIRS; i++) {
-      const ua = `t${servers}-${i}-a`;
-      const ub = `t${servers}-${i}-b`;
-      if (servers === 0) {
-        pairs.push({ a: await bareClient(sb.urls[0]!, ua), b: await bareClient(sb.urls[0]!, ub), conversationId: '' });
-        continue;
-      }
-      const conversationId = await directConversation(sb.urls[0]!, ua, ub);
-      // With two servers, half the pairs talk across servers.
-      const a = await switchboardClient(sb.urls[i % servers]!, ua);
-      const b = await switchboardClient(sb.urls[(i + (i < PAIRS / 2 ? 0 : 1)) % servers]!, ub);
-      pairs.push({ a, b, conversationId });
+  const smoke = values.smoke === true || positionals.includes('smoke');
+  const o: BenchOptions = { ...DEFAULTS, ...(smoke ? SMOKE : {}) };
+  const num = (name: string, v: string | undefined, min: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) {
+      console.error(`--${name} must be a number ≥ ${min}, got '${v}'`);
+      process.exit(2);
     }
-    const watch = new Stopwatch();
-    let sent = 0;
-    let failed = 0;
-    let delivered = 0;
-    let running = true;
-    for (const { a, b } of pairs) {
-      for (const c of [a, b]) c.onMessage((id) => {
-        watch.stop(id);
-        delivered += 1;
-      });
+    return n;
+  };
+  const set = <K extends keyof BenchOptions>(k: K, v: BenchOptions[K] | undefined) => {
+    if (v !== undefined) o[k] = v;
+  };
+  set('connections', num('connections', values.connections, 2));
+  set('members', num('members', values.members, 2));
+  set('pairs', num('pairs', values.pairs, 1));
+  set('hold', num('hold', values.hold, 0.5));
+  set('seconds', num('seconds', values.seconds, 0.5));
+  set('generators', num('generators', values.generators, 1));
+  set('hundredK', num('clients', values.clients, 2));
+  set('workers', num('workers', values.workers, 1));
+  set('backoffBaseMs', num('backoff-base', values['backoff-base'], 1));
+  set('backoffCapMs', num('backoff-cap', values['backoff-cap'], 1));
+  set('messageBytes', num('message-bytes', values['message-bytes'], 32));
+  if (values['cpu-prof']) o.cpuProf = true;
+  if (values.targets) {
+    o.targets = values.targets.split(',').map((t) => t.trim());
+    const bad = o.targets.filter((t) => !['switchboard', 'sio', 'raw'].includes(t));
+    if (bad.length) {
+      console.error(`unknown target(s) ${bad.join(', ')}; use switchboard, sio, raw`);
+      process.exit(2);
     }
-    const pump = async (from: BenchClient, to: BenchClient, conversationId: string, lane: string) => {
-      let n = 0;
-      while (running) {
-        const id = `${lane}-${n++}`;
-        watch.start(id);
-        if (await from.send(to.user, conversationId, id)) sent += 1;
-        else failed += 1;
-      }
-    };
-    const started = Date.now();
-    const lanes = pairs.flatMap(({ a, b, conversationId }, i) => Array.from({ length: WINDOW / 2 }, (_, w) => [pump(a, b, conversationId, `${i}a${w}`), pump(b, a, conversationId, `${i}b${w}`)]).flat());
-    await sleep(SECONDS * 1000);
-    running = false;
-    await Promise.all(lanes);
-    const elapsed = (Date.now() - started) / 1000;
-    const p = percentiles(watch.samples);
-    rows.push({ server: servers === 0 ? 'bare Socket.IO relay' : `Switchboard + Redis, ${servers} process${servers > 1 ? 'es' : ''}`, connections: PAIRS * 2, 'sent/s': Math.round(sent / elapsed), 'delivered/s': Math.round(delivered / elapsed), 'p50 ms': p.p50, 'p99 ms': p.p99, errors: failed });
-    for (const { a, b } of pairs) {
-      a.close();
-      b.close();
-    }
-    await sb.stop();
-    await redis?.stop();
   }
-  results.throughput = rows;
-  table(`Throughput: ${PAIRS} direct conversations, both sides sending, ${WINDOW} messages in flight per conversation, ${SECONDS} s`, rows,
-    `This machine has ${availableParallelism()} cores shared by the load generator, Redis and the servers; with 2 servers, half the conversations cross servers.`);
-}
-
-const scenarios: Record<string, () => Promise<void>> = { latency, redis: redisCost, throughput };
-const wanted = process.argv[2] ? [process.argv[2]] : Object.keys(scenarios);
-for (const name of wanted) {
-  const run = scenarios[name];
-  if (!run) {
-    console.error(`unknown scenario '${name}'; use one of ${Object.keys(scenarios).join(', ')}`);
+  const names = positionals.filter((p) => p !== 'smoke');
+  const wanted = names.length > 0 ? names : smoke ? SMOKE_RUN : DEFAULT_RUN;
+  const unknown = wanted.filter((w) => !SCENARIOS[w]);
+  if (unknown.length) {
+    console.error(`unknown scenario(s) ${unknown.join(', ')}\n\n${USAGE}`);
     process.exit(2);
   }
-  await run();
+  return { o, wanted, out: values.out };
 }
-mkdirSync(new URL('results/', import.meta.url), { recursive: true });
-const file = new URL(`results/${wanted.join('-')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
-writeFileSync(file, JSON.stringify(results, null, 2));
-console.log(`\nresults: ${file.pathname}`);
-process.exit(0);
+
+const { o, wanted, out } = options();
+const report = new Report();
+const started = new Date();
+const host = machine();
+console.log(`Switchboard bench: ${wanted.join(', ')}${o.smoke ? ' (smoke scale)' : ''} on ${host.cpu}, ${host.cores} cores, ${host.memoryGb} GB, Node ${host.node}`);
+let failed = false;
+const runOne = async (name: string): Promise<void> => {
+  const t0 = Date.now();
+  try {
+    await SCENARIOS[name]!(o, report);
+    report.set(name, 'seconds', Math.round((Date.now() - t0) / 100) / 10);
+  } catch (err) {
+    failed = true;
+    console.error(`\nscenario ${name} failed: ${err instanceof Error ? err.stack : String(err)}`);
+    report.set(name, 'error', err instanceof Error ? err.message : String(err));
+  }
+};
+if (o.smoke) {
+  // Smoke checks that everything runs, not how fast: the scenarios run side by side.
+  await Promise.all(wanted.map(runOne));
+} else {
+  for (const name of wanted) await runOne(name);
+}
+// Every budget check of the run in one place.
+const budget = wanted.flatMap((name) => {
+  const rows = (report.data[name] as { budget?: Record<string, string | number | null>[] } | undefined)?.budget ?? [];
+  return rows.filter((r) => /PASS|FAIL/.test(String(r.ratio))).map((r) => ({ scenario: name, check: r.check ?? '', 'value (budget, verdict)': r.ratio ?? '' }));
+});
+if (budget.length > 0) {
+  console.log(`\n${markdownTable('Budget summary', budget)}`);
+  report.set('summary', 'budget', budget);
+}
+const file = out ?? new URL(`results/${o.smoke ? 'smoke' : wanted.join('-')}-${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url).pathname;
+mkdirSync(dirname(file), { recursive: true });
+writeFileSync(file, JSON.stringify({ startedAt: started.toISOString(), machine: host, options: o, scenarios: wanted, results: report.data }, null, 2));
+console.log(`\nresults: ${file}`);
+process.exit(failed ? 1 : 0);
