@@ -1,17 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KafkaDurableLog } from '../adapters/kafka/kafka-durable-log.js';
 import { MemoryConversationStore } from '../adapters/memory/memory-conversation-store.js';
 import { MemoryDurableLog } from '../adapters/memory/memory-durable-log.js';
 import { MemoryInbox } from '../adapters/memory/memory-inbox.js';
 import { MemoryMessageSequencer } from '../adapters/memory/memory-message-sequencer.js';
 import { MemoryMessageStore } from '../adapters/memory/memory-message-store.js';
-import { openMongo } from '../adapters/mongo/mongo-database.js';
-import { MongoConversationStore } from '../adapters/mongo/mongo-conversation-store.js';
-import { MongoMessageStore } from '../adapters/mongo/mongo-message-store.js';
-import { openPostgres } from '../adapters/postgres/postgres-database.js';
-import { PostgresConversationStore } from '../adapters/postgres/postgres-conversation-store.js';
-import { PostgresMessageStore } from '../adapters/postgres/postgres-message-store.js';
 import type { RedisConnections } from '../adapters/redis/redis-connection.js';
 import { RedisDurableLog } from '../adapters/redis/redis-durable-log.js';
 import { redisLogClient } from '../adapters/redis/redis-log-client.js';
@@ -75,7 +68,11 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
       conversations = new MemoryConversationStore();
       messages = new MemoryMessageStore();
       break;
+    // Drivers of the backends not configured are not loaded.
     case 'postgres': {
+      const { openPostgres } = await import('../adapters/postgres/postgres-database.js');
+      const { PostgresConversationStore } = await import('../adapters/postgres/postgres-conversation-store.js');
+      const { PostgresMessageStore } = await import('../adapters/postgres/postgres-message-store.js');
       const pool = await openPostgres(store.url);
       closers.push(() => pool.end());
       conversations = new PostgresConversationStore(pool);
@@ -83,6 +80,9 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
       break;
     }
     case 'mongodb': {
+      const { openMongo } = await import('../adapters/mongo/mongo-database.js');
+      const { MongoConversationStore } = await import('../adapters/mongo/mongo-conversation-store.js');
+      const { MongoMessageStore } = await import('../adapters/mongo/mongo-message-store.js');
       const mongo = await openMongo(store.url);
       closers.push(() => mongo.client.close());
       conversations = new MongoConversationStore(mongo.db);
@@ -105,9 +105,11 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
       if (!redis || config.cluster.kind !== 'redis') throw new Error('SWITCHBOARD_LOG=redis needs SWITCHBOARD_REDIS_URL');
       log = new RedisDurableLog(redisLogClient(redis.pubClient, config.cluster.mode), logger);
       break;
-    case 'kafka':
+    case 'kafka': {
+      const { KafkaDurableLog } = await import('../adapters/kafka/kafka-durable-log.js');
       log = new KafkaDurableLog({ kafka: { brokers: logKind.brokers, clientId: 'switchboard' } }, logger);
       break;
+    }
     default: {
       const unknown: never = logKind;
       throw new Error(`Unknown durable log '${JSON.stringify(unknown)}'`);

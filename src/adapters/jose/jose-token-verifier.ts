@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { SwitchboardError } from '../../domain/errors.js';
 import { asDeviceId, asTenantId, asUserId, ID_PATTERN } from '../../domain/ids.js';
@@ -16,16 +17,17 @@ export interface JoseTokenVerifierOptions {
 
 /** Verifies JWTs (`sub` user, `tid` tenant, `did` device, `exp`) with jose. */
 export function createJoseTokenVerifier(options: JoseTokenVerifierOptions): TokenVerifier {
-  const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
+  // The HMAC key is imported once: given raw bytes, jose would import it again for every token.
+  const key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))
-    : new TextEncoder().encode(options.secret ?? '');
+    : webcrypto.subtle.importKey('raw', new TextEncoder().encode(options.secret ?? ''), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const algorithms = options.jwksUrl ? ['RS256', 'ES256'] : ['HS256'];
   return {
     async verify(token: string): Promise<TokenClaims> {
       let payload: JWTPayload;
       try {
         const verifyOptions = { algorithms, issuer: options.issuer, audience: options.audience };
-        payload = (typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)).payload;
+        payload = (typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, await key, verifyOptions)).payload;
       } catch (err) {
         if (err instanceof errors.JWTExpired) throw new SwitchboardError('AUTH_EXPIRED');
         throw new SwitchboardError('AUTH_INVALID', 'The access token is invalid', { reason: err instanceof Error ? err.message : 'unreadable token' });

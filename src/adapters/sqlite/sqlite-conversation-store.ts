@@ -57,8 +57,9 @@ export class SqliteConversationStore implements ConversationStore {
       addMember: db.prepare('INSERT INTO members (tenant_id, conversation_id, user_id, role, joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       removeMember: db.prepare('DELETE FROM members WHERE tenant_id = ? AND conversation_id = ? AND user_id = ?'),
       setRole: db.prepare('UPDATE members SET role = ? WHERE tenant_id = ? AND conversation_id = ? AND user_id = ?'),
+      // Without statistics SQLite would walk the primary key's tenant prefix: every membership of the tenant.
       forUser: db.prepare<[string, string], ConversationRow>(
-        `SELECT c.* FROM members m JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
+        `SELECT c.* FROM members m INDEXED BY members_by_user JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
          WHERE m.tenant_id = ? AND m.user_id = ? ORDER BY c.created_at DESC, c.id DESC`,
       ),
     };
