@@ -11,7 +11,7 @@ export class MemoryConnectionRegistry implements ConnectionRegistry {
   async register(c: SocketConnection): Promise<void> {
     const k = `${c.tenantId}/${c.userId}`;
     const sockets = this.byUser.get(k) ?? new Map<SocketId, SocketConnection>();
-    sockets.set(c.socketId, { ...c });
+    sockets.set(c.socketId, c);
     this.byUser.set(k, sockets);
   }
 

@@ -37,7 +37,9 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 interface Session {
   info: SessionInfo;
-  timers: NodeJS.Timeout[];
+  timer: NodeJS.Timeout | null;
+  /** `auth:expiring` was sent for the current token. */
+  warned: boolean;
 }
 
 /** Connection lifecycle: registration, tenant topic, presence, token expiry and refresh. */
@@ -76,7 +78,7 @@ export class SessionService {
 
   async open(info: SessionInfo): Promise<void> {
     this.logger.debug({ socketId: info.socketId, tenantId: info.tenantId, userId: info.userId, deviceId: info.deviceId, ip: info.ip, userAgent: info.userAgent, transport: info.transport }, 'connection opened');
-    const session: Session = { info, timers: [] };
+    const session: Session = { info, timer: null, warned: false };
     this.sessions.set(info.socketId, session);
     this.local.add(this.connectionOf(info));
     // In the local index before the lookup: a channel the user is added to meanwhile still reaches this socket.
@@ -111,6 +113,7 @@ export class SessionService {
     if (!session) throw new SwitchboardError('UNAVAILABLE', 'The session is closing');
     if (claims.tenantId !== session.info.tenantId || claims.userId !== session.info.userId) throw new SwitchboardError('AUTH_MISMATCH');
     session.info.expiresAt = claims.expiresAt;
+    session.warned = false;
     this.armExpiry(session);
     return { expiresAt: claims.expiresAt };
   }
@@ -119,7 +122,7 @@ export class SessionService {
     const session = this.sessions.get(socketId);
     if (!session) return;
     this.sessions.delete(socketId);
-    for (const t of session.timers) clearTimeout(t);
+    if (session.timer) clearTimeout(session.timer);
     const { info } = session;
     const connection = this.connectionOf(info);
     this.local.remove(connection);
@@ -155,29 +158,31 @@ export class SessionService {
     };
   }
 
+  /** One timer per session: first the `auth:expiring` warning, then the expiry itself. */
   private armExpiry(session: Session): void {
-    for (const t of session.timers) clearTimeout(t);
-    session.timers = [];
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = null;
     const { expiresAt, socketId, tenantId } = session.info;
     if (expiresAt === null) return;
     const untilExpiry = expiresAt - this.clock.now();
     const untilWarning = untilExpiry - this.options.expiryWarningMs;
-    if (untilWarning > 0 && untilWarning <= MAX_TIMER_MS) {
-      session.timers.push(
-        setTimeout(() => {
+    if (untilWarning > 0 && !session.warned) {
+      session.timer = setTimeout(() => {
+        if (this.clock.now() >= expiresAt - this.options.expiryWarningMs) {
+          session.warned = true;
           this.delivery.emit([socketId], this.envelopes.create(tenantId, 'event', 'auth:expiring', { expiresAt }));
-        }, untilWarning),
-      );
-    }
-    session.timers.push(
-      setTimeout(() => {
-        if (this.clock.now() < expiresAt) {
-          this.armExpiry(session);
-          return;
         }
-        this.logger.info({ socketId, userId: session.info.userId }, 'token expired; disconnecting');
-        this.delivery.disconnect([socketId], 'TOKEN_EXPIRED');
-      }, Math.max(0, Math.min(untilExpiry, MAX_TIMER_MS))),
-    );
+        this.armExpiry(session);
+      }, Math.min(untilWarning, MAX_TIMER_MS));
+      return;
+    }
+    session.timer = setTimeout(() => {
+      if (this.clock.now() < expiresAt) {
+        this.armExpiry(session);
+        return;
+      }
+      this.logger.info({ socketId, userId: session.info.userId }, 'token expired; disconnecting');
+      this.delivery.disconnect([socketId], 'TOKEN_EXPIRED');
+    }, Math.max(0, Math.min(untilExpiry, MAX_TIMER_MS)));
   }
 }
