@@ -83,6 +83,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     (t, users) => local.connectionsOf(t, users).map((c) => c.socketId),
     (change) => membership.invalidate(change.tenantId, change.conversationId),
     logger,
+    config.cluster.kind === 'redis',
   );
   delivery.acceptRemoteMembership();
   const counters = new DeliveryCounters();

@@ -27,6 +27,11 @@ export interface LocalDelivery {
   /** Emits to every socket that joined the topic. */
   emitToTopic(topic: string, envelope: Envelope, options?: EmitOptions): void;
   /**
+   * False only when no socket anywhere is in the topic: this server holds none in it and no
+   * other server can (a single node). Lets callers skip building an event nobody would get.
+   */
+  topicHasListeners(topic: string): boolean;
+  /**
    * Joins the socket to the topics; resolves once events published to them anywhere in the
    * cluster reach it (the server's subscription to a topic is in place).
    */

@@ -36,7 +36,8 @@ export class PresenceService {
 
   async connected(p: Principal, socketId: SocketId): Promise<void> {
     const sessions = await this.store.addSession(p.tenantId, p.userId, socketId, this.nowIso());
-    if (sessions === 1) await this.publish(p.tenantId, p.userId);
+    // Usually nobody follows a user who just came online on a single node: then no event is built.
+    if (sessions === 1 && this.router.topicHasListeners(presenceTopic(p.tenantId, p.userId))) await this.publish(p.tenantId, p.userId);
   }
 
   /** Removes the session after the grace period; publishes `offline` if it was the last. */
@@ -94,7 +95,7 @@ export class PresenceService {
   private async leave(p: Principal, socketId: SocketId): Promise<void> {
     try {
       const sessions = await this.store.removeSession(p.tenantId, p.userId, socketId, this.nowIso());
-      if (sessions === 0) await this.publish(p.tenantId, p.userId);
+      if (sessions === 0 && this.router.topicHasListeners(presenceTopic(p.tenantId, p.userId))) await this.publish(p.tenantId, p.userId);
     } catch (err) {
       this.logger.warn({ err, userId: p.userId }, 'presence leave failed');
     }

@@ -119,6 +119,11 @@ export class Router {
     return routed;
   }
 
+  /** False only when nobody anywhere can get an event on the topic (see LocalDelivery). */
+  topicHasListeners(topic: string): boolean {
+    return this.delivery.topicHasListeners(topic);
+  }
+
   toTopic(topic: string, envelope: Envelope, options: EmitOptions = {}): void {
     this.delivery.emitToTopic(topic, envelope, options);
   }

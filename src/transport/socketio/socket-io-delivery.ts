@@ -23,6 +23,8 @@ export class SocketIoDelivery implements LocalDelivery {
     /** What this server keeps about a conversation that changed, e.g. its membership cache. */
     private readonly onChanged: (change: MembershipChange) => void,
     private readonly logger: Logger,
+    /** Whether other servers share the topics (a cluster over Redis). */
+    private readonly clustered: boolean,
   ) {}
 
   emit(socketIds: readonly SocketId[], envelope: Envelope, options?: EmitOptions): void {
@@ -36,6 +38,10 @@ export class SocketIoDelivery implements LocalDelivery {
     if (options?.exceptSocket) op = op.except(options.exceptSocket);
     if (options?.volatile) op = op.volatile;
     op.emit(envelope.payload.action, envelope);
+  }
+
+  topicHasListeners(topic: string): boolean {
+    return this.clustered || this.io.of('/').adapter.rooms.has(topic);
   }
 
   /** Applies topic joins and leaves that other servers ask for, and answers once they hold. */
