@@ -96,6 +96,12 @@ export async function connectRedis(options: RedisOptions, logger: Logger): Promi
       onReconnect: (l) => reconnectListeners.push(l),
       close: async () => {
         health.stop();
+        // close() waits for a node's replies and refuses a node that is not connected, which
+        // then goes on reconnecting for ever (a master that died): those are destroyed first.
+        for (const cluster of [pub, sub]) {
+          const clients = [...cluster.masters.flatMap((m) => [m.client, m.pubSub?.client]), ...cluster.replicas.map((r) => r.client)];
+          for (const client of clients) if (client?.isOpen && !client.isReady) client.destroy();
+        }
         await Promise.allSettled([sub.close(), pub.close()]);
       },
     };
