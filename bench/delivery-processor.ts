@@ -15,8 +15,7 @@ import { openSqliteDatabase, type SqliteDatabase } from '../src/adapters/sqlite/
 import { SqliteDurableLog } from '../src/adapters/sqlite/sqlite-durable-log.js';
 import { SqliteMessageSequencer } from '../src/adapters/sqlite/sqlite-message-sequencer.js';
 import { SqliteMessageStore } from '../src/adapters/sqlite/sqlite-message-store.js';
-import { PROCESSOR_DEFAULTS } from '../src/app/switchboard.js';
-import { MessageProcessor } from '../src/core/processor/message-processor.js';
+import { MessageProcessor, PROCESSOR_DEFAULTS } from '../src/core/processor/message-processor.js';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../src/domain/ids.js';
 import type { Message } from '../src/domain/model.js';
 import type { DurableLog } from '../src/ports/durable-log.js';

@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { connectRedis } from '../adapters/redis/redis-connection.js';
-import { MessageProcessor, type ProcessorCounts } from '../core/processor/message-processor.js';
+import { MessageProcessor, PROCESSOR_DEFAULTS, type ProcessorCounts } from '../core/processor/message-processor.js';
 import type { Config } from './config.js';
 import { createDeliveryBackend } from './delivery-backend.js';
-import { PROCESSOR_DEFAULTS } from './switchboard.js';
 
 export interface ProcessorApp {
   readonly logger: PinoLogger;

@@ -21,7 +21,7 @@ import { planDrain, runDrain } from '../core/sessions/drain.js';
 import { DeliveryCounters } from '../core/delivery/delivery-counters.js';
 import { DeviceStreams } from '../core/delivery/device-streams.js';
 import { InboxRetentionSweeper } from '../core/delivery/inbox-retention.js';
-import { MessageProcessor } from '../core/processor/message-processor.js';
+import { MessageProcessor, PROCESSOR_DEFAULTS } from '../core/processor/message-processor.js';
 import { createJoseTokenVerifier } from '../adapters/jose/jose-token-verifier.js';
 import { mintToken } from '../adapters/jose/mint-token.js';
 import { systemClock } from '../adapters/system/system-clock.js';
@@ -48,9 +48,6 @@ export interface Switchboard {
   readonly apiKey: string;
   readonly logger: PinoLogger;
 }
-
-/** How the processor inside a server (or `switchboard processor`) consumes the log. */
-export const PROCESSOR_DEFAULTS = { group: 'processor', batchSize: 500, retryMs: 100, maxRetryMs: 10_000, attemptsBeforeSplit: 3 };
 
 /** Composes a Switchboard server from configuration (connecting to Redis when configured). */
 export async function createSwitchboard(config: Config, options: { logger?: PinoLogger } = {}): Promise<Switchboard> {

@@ -19,6 +19,9 @@ export interface MessageProcessorOptions {
   attemptsBeforeSplit: number;
 }
 
+/** The defaults of every option but the consumer's name, which each processor gives itself. */
+export const PROCESSOR_DEFAULTS: Omit<MessageProcessorOptions, 'consumer'> = { group: 'processor', batchSize: 500, retryMs: 100, maxRetryMs: 10_000, attemptsBeforeSplit: 3 };
+
 /** What the processor has done since it started. */
 export interface ProcessorCounts {
   batches: number;

@@ -92,15 +92,17 @@ export class Router {
     }
     const volatile = options.volatile ?? false;
     const remote = new Map<ServerId, DeliveryBatch['items']>();
-    let routed = 0;
-    for (const [userId, list] of perUser) {
-      const offset = offsets.get(userId);
-      const env = offset === undefined ? envelope : { ...envelope, offset };
+    /** Emits `env` to its local sockets and queues one item per other server. */
+    const route = (env: Envelope, list: readonly SocketConnection[]) => {
       const local: SocketId[] = [];
       const byServer = new Map<ServerId, SocketId[]>();
       for (const c of list) {
         if (c.serverId === this.serverId) local.push(c.socketId);
-        else byServer.set(c.serverId, [...(byServer.get(c.serverId) ?? []), c.socketId]);
+        else {
+          const ids = byServer.get(c.serverId);
+          if (ids) ids.push(c.socketId);
+          else byServer.set(c.serverId, [c.socketId]);
+        }
       }
       if (local.length > 0) this.emitLocal(local, env, volatile, options.exceptSocket);
       for (const [serverId, socketIds] of byServer) {
@@ -108,8 +110,17 @@ export class Router {
         items.push({ socketIds, envelope: env, volatile, exceptSocket: options.exceptSocket });
         remote.set(serverId, items);
       }
+    };
+    // An envelope with an offset is per user; users without one share the envelope, encoded once.
+    const shared: SocketConnection[] = [];
+    let routed = 0;
+    for (const [userId, list] of perUser) {
+      const offset = offsets.get(userId);
+      if (offset === undefined) shared.push(...list);
+      else route({ ...envelope, offset }, list);
       routed += list.length;
     }
+    if (shared.length > 0) route(envelope, shared);
     for (const [serverId, items] of remote) {
       this.bus.publish(serverId, { from: this.serverId, items }).catch((err: unknown) => {
         this.logger.warn({ err, serverId, items: items.length }, 'cross-server delivery failed');
