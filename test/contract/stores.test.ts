@@ -10,9 +10,14 @@ import { PostgresConversationStore } from '../../src/adapters/postgres/postgres-
 import { PostgresMessageStore } from '../../src/adapters/postgres/postgres-message-store.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteConversationStore } from '../../src/adapters/sqlite/sqlite-conversation-store.js';
+import { SqliteDurableLog } from '../../src/adapters/sqlite/sqlite-durable-log.js';
+import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
+import { SqliteMessageSequencer } from '../../src/adapters/sqlite/sqlite-message-sequencer.js';
 import { SqliteMessageStore } from '../../src/adapters/sqlite/sqlite-message-store.js';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
 import type { Message } from '../../src/domain/model.js';
+import type { Envelope } from '../../src/domain/protocol/envelope.js';
+import type { NewMessage } from '../../src/ports/message-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { storesContract } from './stores.contract.js';
 
@@ -77,24 +82,69 @@ describe('SQLite group commit', () => {
     type: 'text', content: `m${i}`, metadata: {}, attachment: null, replyTo: null, createdAt: at, editedAt: null, deletedAt: null, reactions: [], ...o,
   });
 
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+  const newMessage = (i: number): NewMessage => {
+    const { seq: _seq, editedAt: _e, deletedAt: _d, reactions: _r, ...rest } = message(i);
+    return rest;
+  };
+
+  /** Counts the transactions that reach the file (savepoints inside one are not counted). */
+  function countTransactions(db: SqliteDatabase): { count: number } {
+    const counter = { count: 0 };
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: Parameters<typeof transaction>[0]) => {
+      const tx = transaction(fn);
+      const outermost = <T>(run: () => T): T => {
+        if (!db.inTransaction) counter.count++;
+        return run();
+      };
+      return Object.assign((...args: unknown[]) => outermost(() => tx(...args)), { immediate: (...args: unknown[]) => outermost(() => tx.immediate(...args)) });
+    }) as typeof db.transaction;
+    return counter;
+  }
+
   it('commits the inserts of one turn in one transaction, and one that fails does not take the others with it', async () => {
     const db = openSqliteDatabase(join(dir, 'db.sqlite'));
     try {
       const messages = new SqliteMessageStore(db);
-      const transaction = db.transaction.bind(db);
-      let transactions = 0;
-      db.transaction = ((fn: Parameters<typeof transaction>[0]) => {
-        transactions++;
-        return transaction(fn);
-      }) as typeof db.transaction;
+      const transactions = countTransactions(db);
 
       assert.deepEqual(await Promise.all([messages.insert([message(1)]), messages.insert([message(2), message(3)]), messages.insert([message(1)])]), [1, 2, 0]);
-      assert.equal(transactions, 1, 'one transaction for the three inserts');
+      assert.equal(transactions.count, 1, 'one transaction for the three inserts');
 
       // BigInt metadata cannot be encoded: that insert fails, alone.
       const results = await Promise.allSettled([messages.insert([message(4)]), messages.insert([message(5, { metadata: { n: 5n } })]), messages.insert([message(6)])]);
       assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
       assert.deepEqual((await messages.page(tenantId, asConversationId('c'), { limit: 10 })).map((m) => m.content), ['m1', 'm2', 'm3', 'm4', 'm6']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('shares one commit between the sequencer, the durable log, the inboxes and the store of one file', async () => {
+    const db = openSqliteDatabase(join(dir, 'shared.sqlite'));
+    try {
+      const sequencer = new SqliteMessageSequencer(db);
+      const log = new SqliteDurableLog(db, quiet);
+      const inbox = new SqliteInbox(db);
+      const messages = new SqliteMessageStore(db);
+      const transactions = countTransactions(db);
+      const users = [asUserId('ann'), asUserId('bob')];
+      const envelope = { v: 1, id: 'e1', type: 'message', action: 'message:new', ts: 0, data: {} } as unknown as Envelope;
+
+      const [accepted, , appended] = await Promise.all([
+        sequencer.accept(newMessage(1)),
+        log.append([message(7)]),
+        inbox.append(tenantId, users, envelope, null, Date.now()),
+        messages.insert([message(7)]),
+      ]);
+      assert.equal(transactions.count, 1, 'one transaction for the four writers');
+      assert.equal(accepted.message.seq, 1);
+      assert.deepEqual([...appended.offsets.values()], [1, 1]);
+      assert.equal((await sequencer.accept(newMessage(2))).message.seq, 2, 'the next turn commits on its own');
+      assert.equal(transactions.count, 2);
+      assert.equal((await inbox.read(tenantId, asUserId('bob'), 0, 10)).entries.length, 1, 'committed and visible');
     } finally {
       db.close();
     }

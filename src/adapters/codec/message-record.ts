@@ -1,4 +1,4 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, Encoder } from '@msgpack/msgpack';
 import type { Message } from '../../domain/model.js';
 import type { LogEntry } from '../../ports/durable-log.js';
 
@@ -8,8 +8,11 @@ import type { LogEntry } from '../../ports/durable-log.js';
  * fields are added; the attachment is MessagePack `bin` and comes back as a `Uint8Array`.
  */
 export function encodeMessageRecord(message: Message): Uint8Array {
-  return encode(message);
+  return recordEncoder.encode(message);
 }
+
+/** One encoder reused for every record (`encode` returns a copy): `encode()` would allocate a new encoder and its buffer each time. */
+const recordEncoder = new Encoder();
 
 /** A decoded record: the message, or why there is none. */
 export type DecodedRecord = { message: Message; error?: undefined } | { message: null; error: string };

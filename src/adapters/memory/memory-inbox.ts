@@ -1,4 +1,5 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encodeEnvelope } from '../codec/inbox-envelope.js';
 import type { DeviceId, SocketId, TenantId, UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { DeadLetterReason, Inbox, InboxDeadLetter, InboxEntry, InboxRead, InboxRetention, Offset } from '../../ports/inbox.js';
@@ -50,7 +51,7 @@ export class MemoryInbox implements Inbox {
   }
 
   async append(t: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }> {
-    const raw = encode(envelope, { ignoreUndefined: true });
+    const raw = encodeEnvelope(envelope);
     const offsets = new Map<UserId, Offset>();
     const deadLetters: InboxDeadLetter[] = [];
     for (const u of new Set(userIds)) {

@@ -1,4 +1,5 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encodeEnvelope } from '../codec/inbox-envelope.js';
 import { asSocketId, asTenantId, asUserId, type DeviceId, type SocketId, type TenantId, type UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { DeadLetterReason, Inbox, InboxDeadLetter, InboxEntry, InboxRead, InboxRetention, Offset } from '../../ports/inbox.js';
@@ -181,7 +182,7 @@ export class RedisInbox implements Inbox {
   }
 
   async append(t: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }> {
-    const raw = encode(envelope, { ignoreUndefined: true });
+    const raw = encodeEnvelope(envelope);
     const args = [Buffer.from(raw).toString('base64'), String(raw.byteLength), String(now), exceptSocket ?? '', String(this.retention.maxBytes)];
     const users = [...new Set(userIds)];
     const results = await Promise.all(

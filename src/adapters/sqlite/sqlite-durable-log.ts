@@ -4,6 +4,7 @@ import type { Logger } from '../../ports/logger.js';
 import { encodeMessageRecord, toLogEntry } from '../codec/message-record.js';
 import { ConsumerState, runConsumerLoop } from '../log-consumer/consumer-loop.js';
 import type { SqliteDatabase } from './sqlite-database.js';
+import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 export interface SqliteDurableLogOptions {
   /** How often an idle consumer looks for records that other processes appended (default 100 ms). */
@@ -34,17 +35,19 @@ const RETENTION_BATCH = 10_000;
 export class SqliteDurableLog implements DurableLog {
   private readonly options: SqliteDurableLogOptions;
   private readonly q;
+  private readonly writer: SqliteWriter;
   private readonly running = new Set<{ state: ConsumerState; loop: { abandon(): Promise<void> } }>();
   /** The members of a group in this process take turns through this chain. */
   private readonly turns = new Map<string, Promise<void>>();
   private lastRetention = 0;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     private readonly logger: Logger,
     options: Partial<SqliteDurableLogOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.writer = sqliteWriter(db);
     this.q = {
       insert: db.prepare<[string, string, Uint8Array, number]>('INSERT INTO log_records (tenant_id, conversation_id, record, appended_at) VALUES (?, ?, ?, ?)'),
       join: db.prepare<[string]>('INSERT INTO log_groups (group_name, committed) VALUES (?, 0) ON CONFLICT DO NOTHING'),
@@ -63,9 +66,9 @@ export class SqliteDurableLog implements DurableLog {
   async append(messages: readonly Message[]): Promise<void> {
     if (messages.length === 0) return;
     const now = Date.now();
-    this.db.transaction(() => {
+    await this.writer.write(() => {
       for (const m of messages) this.q.insert.run(m.tenantId, m.conversationId, encodeMessageRecord(m), now);
-    }).immediate();
+    });
     for (const { state } of this.running) state.wake();
   }
 
@@ -115,9 +118,9 @@ export class SqliteDurableLog implements DurableLog {
 
   async deadLetter(entries: readonly { entry: LogEntry; reason: string }[]): Promise<void> {
     const now = Date.now();
-    this.db.transaction(() => {
+    await this.writer.write(() => {
       for (const { entry, reason } of entries) this.q.dead.run(entry.id, entry.raw, reason, now);
-    }).immediate();
+    });
   }
 
   /** Abandons the running consumers, as a process exit would: their uncommitted batches are read again. The database stays open. */

@@ -1,8 +1,10 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { encodeEnvelope } from '../codec/inbox-envelope.js';
 import { asSocketId, asTenantId, asUserId, type DeviceId, type SocketId, type TenantId, type UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { DeadLetterReason, Inbox, InboxDeadLetter, InboxEntry, InboxRead, InboxRetention, Offset } from '../../ports/inbox.js';
 import type { SqliteDatabase } from './sqlite-database.js';
+import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 /** 7 days and 10 MB per user. */
 const DEFAULT_RETENTION: InboxRetention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 10 * 1024 * 1024 };
@@ -25,18 +27,20 @@ interface DeadLetterRow extends Omit<EntryRow, 'bytes'> {
 
 /**
  * Inboxes in SQLite (tables `inbox_heads`, `inbox_entries`, `inbox_acks`, `inbox_dead_letters`).
- * Every change is one IMMEDIATE transaction, so processes sharing the file see each inbox
- * change as a whole. Envelopes are MessagePack; the size cap counts their bytes.
+ * Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
+ * processes sharing the file see each inbox change as a whole. Envelopes are MessagePack; the size cap counts their bytes.
  */
 export class SqliteInbox implements Inbox {
   private readonly retention: InboxRetention;
   private readonly q;
+  private readonly writer: SqliteWriter;
 
   constructor(
     private readonly db: SqliteDatabase,
     retention: Partial<InboxRetention> = {},
   ) {
     this.retention = { ...DEFAULT_RETENTION, ...retention };
+    this.writer = sqliteWriter(db);
     this.q = {
       bump: db.prepare<[string, string, number], { head: number; bytes: number }>(
         `INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, 1, ?)
@@ -77,9 +81,8 @@ export class SqliteInbox implements Inbox {
   }
 
   async append(t: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }> {
-    const raw = encode(envelope, { ignoreUndefined: true });
-    return this.db
-      .transaction(() => {
+    const raw = encodeEnvelope(envelope);
+    return this.writer.write(() => {
         const offsets = new Map<UserId, Offset>();
         const deadLetters: InboxDeadLetter[] = [];
         for (const u of new Set(userIds)) {
@@ -95,8 +98,7 @@ export class SqliteInbox implements Inbox {
           if (bytes > this.retention.maxBytes) deadLetters.push(...this.removeLeading(t, u, overCap, 'size_cap', now));
         }
         return { offsets, deadLetters };
-      })
-      .immediate();
+      });
   }
 
   async read(t: TenantId, u: UserId, after: Offset, limit: number): Promise<InboxRead> {
@@ -110,13 +112,11 @@ export class SqliteInbox implements Inbox {
   }
 
   async ack(t: TenantId, u: UserId, deviceId: DeviceId, offset: Offset): Promise<void> {
-    this.db
-      .transaction(() => {
+    await this.writer.write(() => {
         // Nothing beyond the head exists to be acknowledged.
         const upTo = Math.min(offset, this.q.head.get(t, u)?.head ?? 0);
         if (upTo > 0) this.q.ack.run(t, u, deviceId, upTo);
-      })
-      .immediate();
+      });
   }
 
   async acked(t: TenantId, u: UserId, deviceId: DeviceId): Promise<Offset> {
@@ -125,8 +125,7 @@ export class SqliteInbox implements Inbox {
 
   async expire(now: number, limit: number): Promise<{ inboxes: number; deadLetters: InboxDeadLetter[] }> {
     const cutoff = now - this.retention.maxAgeMs;
-    return this.db
-      .transaction(() => {
+    return this.writer.write(() => {
         const deadLetters: InboxDeadLetter[] = [];
         const due = this.q.due.all(cutoff, limit);
         for (const { tenant_id, user_id } of due) {
@@ -134,8 +133,7 @@ export class SqliteInbox implements Inbox {
         }
         this.q.trimDead.run(DEAD_LETTERS_KEPT);
         return { inboxes: due.length, deadLetters };
-      })
-      .immediate();
+      });
   }
 
   async deadLetters(limit: number): Promise<InboxDeadLetter[]> {

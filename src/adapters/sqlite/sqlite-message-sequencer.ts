@@ -4,6 +4,7 @@ import type { MessageSequencer } from '../../ports/message-sequencer.js';
 import type { NewMessage } from '../../ports/message-store.js';
 import { decodeMessageRecord, encodeMessageRecord } from '../codec/message-record.js';
 import type { SqliteDatabase } from './sqlite-database.js';
+import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 export interface SqliteMessageSequencerOptions {
   /** How long a (conversation, sender, clientMessageId) is remembered after its message is stored (default 7 days). */
@@ -24,8 +25,8 @@ interface AcceptedRow {
 /**
  * The sequencer in SQLite: `sequences` holds each conversation's last seq, `accepted` one
  * row per accepted message, which is both its dedup key and, while `stored = 0`, its place
- * in the tail. Each accept is one IMMEDIATE transaction, so processes sharing the file
- * never hand out a seq twice.
+ * in the tail. Each accept is atomic in an IMMEDIATE transaction (group-committed with the
+ * turn's other writes, `SqliteWriter`), so processes sharing the file never hand out a seq twice.
  *
  * Since the dedup row and the tail row are one, a message is remembered for dedup until it
  * is stored and the window has passed since it was accepted.
@@ -33,6 +34,7 @@ interface AcceptedRow {
 export class SqliteMessageSequencer implements MessageSequencer {
   private readonly options: SqliteMessageSequencerOptions;
   private readonly q;
+  private readonly writer: SqliteWriter;
   private lastPrune = 0;
 
   constructor(
@@ -40,6 +42,7 @@ export class SqliteMessageSequencer implements MessageSequencer {
     options: Partial<SqliteMessageSequencerOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.writer = sqliteWriter(db);
     this.q = {
       find: db.prepare<[string, string, string, string], AcceptedRow>(
         'SELECT message, accepted_at, stored FROM accepted WHERE tenant_id = ? AND conversation_id = ? AND sender_id = ? AND client_message_id = ?',
@@ -64,8 +67,7 @@ export class SqliteMessageSequencer implements MessageSequencer {
     const before = now - this.options.dedupWindowMs;
     const prune = now - this.lastPrune >= PRUNE_EVERY_MS;
     if (prune) this.lastPrune = now;
-    return this.db
-      .transaction(() => {
+    return this.writer.write(() => {
         if (prune) this.q.prune.run(before, PRUNE_BATCH);
         const seen = this.q.find.get(m.tenantId, m.conversationId, m.senderId, m.clientMessageId);
         if (seen && (seen.stored === 0 || seen.accepted_at > before)) return { message: decode(seen.message), duplicate: true };
@@ -75,8 +77,7 @@ export class SqliteMessageSequencer implements MessageSequencer {
         const message: Message = { ...m, seq, editedAt: null, deletedAt: null, reactions: [] };
         this.q.insert.run(m.tenantId, m.conversationId, m.senderId, m.clientMessageId, seq, encodeMessageRecord(message), now);
         return { message, duplicate: false };
-      })
-      .immediate();
+      });
   }
 
   async recent(t: TenantId, c: ConversationId): Promise<Message[]> {
@@ -89,11 +90,9 @@ export class SqliteMessageSequencer implements MessageSequencer {
 
   async stored(messages: readonly Message[]): Promise<void> {
     if (messages.length === 0) return;
-    this.db
-      .transaction(() => {
-        for (const m of messages) this.q.stored.run(m.tenantId, m.conversationId, m.seq);
-      })
-      .immediate();
+    await this.writer.write(() => {
+      for (const m of messages) this.q.stored.run(m.tenantId, m.conversationId, m.seq);
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import { asConversationId, asMessageId, asUserId, type ConversationId, type Mess
 import type { Message, MessageType, Metadata, Reaction, ReadCursor } from '../../domain/model.js';
 import type { HistoryQuery, MessageStore } from '../../ports/message-store.js';
 import type { SqliteDatabase } from './sqlite-database.js';
+import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 interface MessageRow {
   tenant_id: string;
@@ -26,18 +27,13 @@ interface ReactionRow {
   emoji: string;
 }
 
-interface Queued {
-  messages: readonly Message[];
-  resolve: (inserted: number) => void;
-  reject: (err: unknown) => void;
-}
-
 /** Messages, reactions and read cursors in SQLite. */
 export class SqliteMessageStore implements MessageStore {
   private readonly q;
-  private queued: Queued[] = [];
+  private readonly writer: SqliteWriter;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(db: SqliteDatabase) {
+    this.writer = sqliteWriter(db);
     this.q = {
       // No conflict target: a repeat of the seq, the id or the client message id is "already stored".
       insert: db.prepare(
@@ -83,35 +79,11 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /**
-   * Group commit: the inserts of one event-loop turn share one transaction (one WAL write
-   * instead of one per call). Each caller still resolves only once its messages are committed.
-   * Reactions come through `react` only.
+   * Group-committed with the other writes of the turn (`SqliteWriter`): one WAL write for
+   * them all. Resolves once committed. Reactions come through `react` only.
    */
   insert(messages: readonly Message[]): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.queued.push({ messages, resolve, reject });
-      if (this.queued.length === 1) setImmediate(() => this.commitQueued());
-    });
-  }
-
-  private commitQueued(): void {
-    const batch = this.queued;
-    this.queued = [];
-    let counts: number[];
-    try {
-      counts = this.db.transaction(() => batch.map((b) => this.insertAll(b.messages))).immediate();
-    } catch {
-      // One bad insert must not fail the others: commit them one by one instead.
-      for (const b of batch) {
-        try {
-          b.resolve(this.db.transaction(() => this.insertAll(b.messages)).immediate());
-        } catch (err) {
-          b.reject(err);
-        }
-      }
-      return;
-    }
-    batch.forEach((b, i) => b.resolve(counts[i]!));
+    return this.writer.write(() => this.insertAll(messages));
   }
 
   private insertAll(messages: readonly Message[]): number {
@@ -132,21 +104,20 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async edit(t: TenantId, c: ConversationId, id: MessageId, content: string, metadata: Metadata | undefined, at: string): Promise<Message | null> {
-    this.q.edit.run(content, metadata === undefined ? null : JSON.stringify(metadata), at, t, c, id);
+    await this.writer.write(() => this.q.edit.run(content, metadata === undefined ? null : JSON.stringify(metadata), at, t, c, id));
     return this.get(t, c, id);
   }
 
   async markDeleted(t: TenantId, c: ConversationId, id: MessageId, at: string): Promise<Message | null> {
-    this.db.transaction(() => {
+    await this.writer.write(() => {
       this.q.del.run(at, t, c, id);
       this.q.delReactions.run(t, c, id);
-    }).immediate();
+    });
     return this.get(t, c, id);
   }
 
   async react(t: TenantId, c: ConversationId, id: MessageId, userId: UserId, emoji: string, op: 'add' | 'remove', at: string): Promise<Message | null> {
-    if (op === 'add') this.q.addReaction.run(t, c, id, userId, emoji, at);
-    else this.q.removeReaction.run(t, c, id, userId, emoji);
+    await this.writer.write(() => (op === 'add' ? this.q.addReaction.run(t, c, id, userId, emoji, at) : this.q.removeReaction.run(t, c, id, userId, emoji)));
     return this.get(t, c, id);
   }
 
@@ -164,11 +135,11 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async advanceReadCursor(t: TenantId, c: ConversationId, userId: UserId, seq: Seq, at: string): Promise<{ previous: Seq; current: Seq }> {
-    return this.db.transaction(() => {
+    return this.writer.write(() => {
       const previous = this.q.cursor.get(t, c, userId)?.seq ?? 0;
       if (seq > previous) this.q.upsertCursor.run(t, c, userId, seq, at);
       return { previous, current: Math.max(previous, seq) };
-    }).immediate();
+    });
   }
 
   async readCursors(t: TenantId, c: ConversationId): Promise<ReadCursor[]> {
