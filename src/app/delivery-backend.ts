@@ -11,6 +11,7 @@ import { redisLogClient } from '../adapters/redis/redis-log-client.js';
 import { RedisInbox } from '../adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../adapters/redis/redis-message-sequencer.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../adapters/sqlite/sqlite-database.js';
+import { SqliteCheckpointer } from '../adapters/sqlite/sqlite-checkpointer.js';
 import { SqliteConversationStore } from '../adapters/sqlite/sqlite-conversation-store.js';
 import { SqliteDurableLog } from '../adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../adapters/sqlite/sqlite-inbox.js';
@@ -45,8 +46,11 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
   const db = (): SqliteDatabase => {
     if (!sqlite) {
       mkdirSync(config.dataDir, { recursive: true });
-      const opened = openSqliteDatabase(join(config.dataDir, 'switchboard.db'));
-      closers.push(() => {
+      const file = join(config.dataDir, 'switchboard.db');
+      const opened = openSqliteDatabase(file);
+      const checkpointer = new SqliteCheckpointer(opened, file, logger);
+      closers.push(async () => {
+        await checkpointer.stop();
         opened.close();
       });
       sqlite = opened;

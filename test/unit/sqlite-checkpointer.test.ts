@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { SqliteCheckpointer } from '../../src/adapters/sqlite/sqlite-checkpointer.js';
+import { openSqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import { until } from '../helpers/harness.js';
+
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+describe('SqliteCheckpointer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-checkpoint-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('copies the WAL into the database file from its worker, so commits do not have to', async () => {
+    const file = join(dir, 'db.sqlite');
+    const db = openSqliteDatabase(file);
+    const checkpointer = new SqliteCheckpointer(db, file, quiet, { intervalMs: 20 });
+    try {
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'commits checkpoint only past the fallback');
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'commits checkpoint only past the fallback');
+      const before = statSync(file).size;
+      const insert = db.prepare('INSERT INTO log_records (tenant_id, conversation_id, record, appended_at) VALUES (?, ?, ?, ?)');
+      // About 5 MB: past the default autocheckpoint (1000 pages), below the fallback.
+      db.transaction(() => {
+        for (let i = 0; i < 5000; i++) insert.run('t', 'c', Buffer.alloc(1000, i % 256), i);
+      }).immediate();
+      await until(() => statSync(file).size > before + 4_000_000, 10_000);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+    const reopened = openSqliteDatabase(file);
+    assert.deepEqual(reopened.prepare('SELECT count(*) AS n FROM log_records').get(), { n: 5000 }, 'everything is in the file after the stop');
+    reopened.close();
+  });
+});
