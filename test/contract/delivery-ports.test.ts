@@ -59,6 +59,29 @@ describe('in SQLite', () => {
     const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
     assert.deepEqual([offsets, seqs], [oneToTen, oneToTen]);
   });
+
+  it('keeps an event for many users once, and deletes it once every entry that shares it has expired', async () => {
+    const [db] = open();
+    const inbox = new SqliteInbox(db!, { maxAgeMs: 1000 });
+    const t = asTenantId('acme');
+    const members = Array.from({ length: 50 }, (_, i) => asUserId(`u${i}`));
+    const envelope = (id: string) => ({ v: 1, type: 'event' as const, id, tenant_id: t, timestamp: 1, payload: { action: 'x', data: 'y'.repeat(500) } });
+    await inbox.append(t, members, envelope('old'), null, 1000);
+    await inbox.append(t, members, envelope('new'), null, 5000);
+    await inbox.append(t, [asUserId('u0')], envelope('alone'), null, 5000);
+    const stored = () => db!.prepare<[], { envelopes: number; bytes: number }>('SELECT count(*) AS envelopes, sum(length(envelope)) AS bytes FROM inbox_envelopes').get()!;
+    assert.equal(stored().envelopes, 2, 'one shared envelope per group event; a single user keeps it inline');
+    assert.ok(stored().bytes < 2 * 700);
+    const read = await inbox.read(t, asUserId('u49'), 0, 10);
+    assert.deepEqual(read.entries.map((e) => [e.offset, e.envelope.id, e.at]), [[1, 'old', 1000], [2, 'new', 5000]]);
+    assert.deepEqual((await inbox.read(t, asUserId('u0'), 0, 10)).entries.map((e) => e.envelope.id), ['old', 'new', 'alone']);
+
+    let expired = 0;
+    for (let round = 0; round < 10; round++) expired += (await inbox.expire(5500, 20)).inboxes;
+    assert.equal(expired, 50, 'every member lost its old entry');
+    assert.equal(stored().envelopes, 1, 'the old envelope went with its last entry');
+    assert.deepEqual((await inbox.read(t, asUserId('u7'), 0, 10)).entries.map((e) => e.envelope.id), ['new']);
+  });
 });
 
 describe('on a real redis-server', () => {

@@ -144,6 +144,17 @@ const MIGRATIONS: string[] = [
     dead_at INTEGER NOT NULL
   );
   `,
+  // An event for several users keeps its envelope once, in inbox_envelopes; their entries
+  // point at it (envelope_id) and keep an empty inline envelope.
+  `
+  CREATE TABLE inbox_envelopes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    envelope BLOB NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX inbox_envelopes_age ON inbox_envelopes (at);
+  ALTER TABLE inbox_entries ADD COLUMN envelope_id INTEGER;
+  `,
 ];
 
 /**

@@ -8,6 +8,10 @@ import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 /** 7 days and 10 MB per user. */
 const DEFAULT_RETENTION: InboxRetention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 10 * 1024 * 1024 };
+/** An entry's row, with its envelope inline or, when shared by several users, from `inbox_envelopes`. */
+const ENTRY_COLUMNS = 'e.offset, coalesce(v.envelope, e.envelope) AS envelope, e.bytes, e.at, e.except_socket FROM inbox_entries e LEFT JOIN inbox_envelopes v ON v.id = e.envelope_id';
+/** The inline envelope of an entry whose envelope is shared. */
+const NO_ENVELOPE = new Uint8Array(0);
 /** The dead letters kept, newest (like the Redis stream's `MAXLEN`). */
 const DEAD_LETTERS_KEPT = 100_000;
 
@@ -27,7 +31,8 @@ interface DeadLetterRow extends Omit<EntryRow, 'bytes'> {
 
 /**
  * Inboxes in SQLite (tables `inbox_heads`, `inbox_entries`, `inbox_acks`, `inbox_dead_letters`).
- * Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
+ * An event for several users keeps its envelope once (`inbox_envelopes`), and it is deleted
+ * once it is older than every entry left. Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
  * processes sharing the file see each inbox change as a whole. Envelopes are MessagePack; the size cap counts their bytes.
  */
 export class SqliteInbox implements Inbox {
@@ -46,16 +51,22 @@ export class SqliteInbox implements Inbox {
         `INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, 1, ?)
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET head = head + 1, bytes = bytes + excluded.bytes RETURNING head, bytes`,
       ),
-      insert: db.prepare<[string, string, number, Uint8Array, number, number, string | null]>(
-        'INSERT INTO inbox_entries (tenant_id, user_id, offset, envelope, bytes, at, except_socket) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      insert: db.prepare<[string, string, number, Uint8Array, number, number, string | null, number | null]>(
+        'INSERT INTO inbox_entries (tenant_id, user_id, offset, envelope, bytes, at, except_socket, envelope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      share: db.prepare<[Uint8Array, number]>('INSERT INTO inbox_envelopes (envelope, at) VALUES (?, ?)'),
+      // An envelope older than every entry left has no entry pointing at it (an entry's `at` is its envelope's).
+      unshare: db.prepare<[number, number]>(
+        `DELETE FROM inbox_envelopes WHERE id IN (
+           SELECT id FROM inbox_envelopes WHERE at < coalesce((SELECT min(at) FROM inbox_entries), ?) ORDER BY at LIMIT ?)`,
       ),
       head: db.prepare<[string, string], { head: number; bytes: number }>('SELECT head, bytes FROM inbox_heads WHERE tenant_id = ? AND user_id = ?'),
       oldest: db.prepare<[string, string], EntryRow>(
-        'SELECT offset, envelope, bytes, at, except_socket FROM inbox_entries WHERE tenant_id = ? AND user_id = ? ORDER BY offset',
+        `SELECT ${ENTRY_COLUMNS} WHERE e.tenant_id = ? AND e.user_id = ? ORDER BY e.offset`,
       ),
       first: db.prepare<[string, string], { first: number | null }>('SELECT min(offset) AS first FROM inbox_entries WHERE tenant_id = ? AND user_id = ?'),
       after: db.prepare<[string, string, number, number], EntryRow>(
-        'SELECT offset, envelope, bytes, at, except_socket FROM inbox_entries WHERE tenant_id = ? AND user_id = ? AND offset > ? ORDER BY offset LIMIT ?',
+        `SELECT ${ENTRY_COLUMNS} WHERE e.tenant_id = ? AND e.user_id = ? AND e.offset > ? ORDER BY e.offset LIMIT ?`,
       ),
       removeUpTo: db.prepare<[string, string, number]>('DELETE FROM inbox_entries WHERE tenant_id = ? AND user_id = ? AND offset <= ?'),
       shrink: db.prepare<[number, string, string]>('UPDATE inbox_heads SET bytes = bytes - ? WHERE tenant_id = ? AND user_id = ?'),
@@ -82,12 +93,16 @@ export class SqliteInbox implements Inbox {
 
   async append(t: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }> {
     const raw = encodeEnvelope(envelope);
+    const users = new Set(userIds);
     return this.writer.write(() => {
         const offsets = new Map<UserId, Offset>();
         const deadLetters: InboxDeadLetter[] = [];
-        for (const u of new Set(userIds)) {
+        // Kept once for all its users: a group message is one envelope, not one per member.
+        const shared = users.size > 1 ? Number(this.q.share.run(raw, now).lastInsertRowid) : null;
+        const inline = shared === null ? raw : NO_ENVELOPE;
+        for (const u of users) {
           const { head, bytes } = this.q.bump.get(t, u, raw.byteLength)!;
-          this.q.insert.run(t, u, head, raw, raw.byteLength, now, exceptSocket);
+          this.q.insert.run(t, u, head, inline, raw.byteLength, now, exceptSocket, shared);
           offsets.set(u, head);
           let left = bytes;
           const overCap = (row: EntryRow) => {
@@ -132,6 +147,7 @@ export class SqliteInbox implements Inbox {
           deadLetters.push(...this.removeLeading(asTenantId(tenant_id), asUserId(user_id), (row) => row.at < cutoff, 'expired', now));
         }
         this.q.trimDead.run(DEAD_LETTERS_KEPT);
+        this.q.unshare.run(now + 1, limit);
         return { inboxes: due.length, deadLetters };
       });
   }
