@@ -22,6 +22,7 @@ import { DeliveryCounters } from '../core/delivery/delivery-counters.js';
 import { DeviceStreams } from '../core/delivery/device-streams.js';
 import { InboxRetentionSweeper } from '../core/delivery/inbox-retention.js';
 import { MessageProcessor, PROCESSOR_DEFAULTS } from '../core/processor/message-processor.js';
+import { createFastJwtTokenVerifier } from '../adapters/fast-jwt/fast-jwt-token-verifier.js';
 import { createJoseTokenVerifier } from '../adapters/jose/jose-token-verifier.js';
 import { mintToken } from '../adapters/jose/mint-token.js';
 import { systemClock } from '../adapters/system/system-clock.js';
@@ -61,7 +62,8 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const cluster = await createClusterBackend(config, logger);
   const stores = await createDeliveryBackend(config, cluster.redis, logger);
   const local = new LocalConnections();
-  const verifier = createJoseTokenVerifier(config.auth);
+  const { jwksUrl, secret, issuer, audience } = config.auth;
+  const verifier = jwksUrl ? createJoseTokenVerifier({ jwksUrl, issuer, audience }) : createFastJwtTokenVerifier({ secret: secret ?? '', issuer, audience });
 
   const http = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../src/app/config.js';
-import { createJoseTokenVerifier } from '../../src/adapters/jose/jose-token-verifier.js';
+import { createFastJwtTokenVerifier } from '../../src/adapters/fast-jwt/fast-jwt-token-verifier.js';
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -97,7 +97,7 @@ describe('command line', () => {
     const secret = 's'.repeat(32);
     const r = await run(['token', '--user', 'alice', '--tenant', 'acme', '--device', 'cli'], { SWITCHBOARD_JWT_SECRET: secret });
     assert.equal(r.code, 0, r.stderr);
-    const claims = await createJoseTokenVerifier({ secret }).verify(r.stdout.trim());
+    const claims = await createFastJwtTokenVerifier({ secret }).verify(r.stdout.trim());
     assert.deepEqual({ t: claims.tenantId, u: claims.userId, d: claims.deviceId }, { t: 'acme', u: 'alice', d: 'cli' });
     assert.ok(claims.expiresAt! > Date.now());
   });
