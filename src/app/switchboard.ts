@@ -150,11 +150,12 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     clock,
     logger,
   }));
+  const dispatcherDeps = {
+    registry: eventRegistry, core, delivery, envelopes, stats, clock, logger,
+    options: { maxEventBytes: config.limits.maxEventBytes, rateLimits: config.limits.rateLimits, maxRejections: config.limits.maxRejections },
+  };
   io.on('connection', (socket) => {
-    attachDispatcher(socket, {
-      registry: eventRegistry, core, delivery, envelopes, stats, clock, logger,
-      options: { maxEventBytes: config.limits.maxEventBytes, rateLimits: config.limits.rateLimits, maxRejections: config.limits.maxRejections },
-    });
+    attachDispatcher(socket, dispatcherDeps);
     const info = socket.data.session;
     socket.on('disconnect', () => {
       streams.untrack(info.socketId);

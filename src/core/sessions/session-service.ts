@@ -10,6 +10,7 @@ import type { PresenceService } from '../presence/presence-service.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { LocalConnections } from '../routing/local-connections.js';
 import { tenantTopic } from '../routing/topics.js';
+import { Deadlines } from './deadlines.js';
 
 /** What the server keeps about each connection (seed 002 `UserConnection`). */
 export interface SessionInfo extends Principal {
@@ -32,12 +33,10 @@ export interface SessionOptions {
   topicsOf(tenantId: TenantId, userId: UserId): Promise<string[]>;
 }
 
-// setTimeout holds at most 2^31-1 ms; longer expiries are re-armed when that fires.
-const MAX_TIMER_MS = 2_147_483_647;
-
 interface Session {
   info: SessionInfo;
-  timer: NodeJS.Timeout | null;
+  /** Its entry in the local index and the registry, made once. */
+  connection: SocketConnection;
   /** `auth:expiring` was sent for the current token. */
   warned: boolean;
 }
@@ -45,6 +44,8 @@ interface Session {
 /** Connection lifecycle: registration, tenant topic, presence, token expiry and refresh. */
 export class SessionService {
   private readonly sessions = new Map<SocketId, Session>();
+  /** Each session's next expiry step: the `auth:expiring` warning, then the expiry. */
+  private readonly expiries: Deadlines<SocketId>;
 
   constructor(
     private readonly serverId: ServerId,
@@ -56,7 +57,9 @@ export class SessionService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: SessionOptions,
-  ) {}
+  ) {
+    this.expiries = new Deadlines(clock, (socketId) => this.expiryDue(socketId));
+  }
 
   /**
    * Refuses a new connection when the user already holds the maximum. While the shared
@@ -78,15 +81,15 @@ export class SessionService {
 
   async open(info: SessionInfo): Promise<void> {
     this.logger.debug({ socketId: info.socketId, tenantId: info.tenantId, userId: info.userId, deviceId: info.deviceId, ip: info.ip, userAgent: info.userAgent, transport: info.transport }, 'connection opened');
-    const session: Session = { info, timer: null, warned: false };
+    const session: Session = { info, connection: this.connectionOf(info), warned: false };
     this.sessions.set(info.socketId, session);
-    this.local.add(this.connectionOf(info));
+    this.local.add(session.connection);
     // In the local index before the lookup: a channel the user is added to meanwhile still reaches this socket.
     await this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
     await this.delivery.join(info.socketId, await this.options.topicsOf(info.tenantId, info.userId));
     this.armExpiry(session);
     // Without the shared registry the socket still works locally; it is announced again when the backend is back.
-    await this.announce(info).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));
+    await this.announce(session).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));
   }
 
   /**
@@ -98,7 +101,7 @@ export class SessionService {
    */
   async reannounce(): Promise<{ registered: number; removed: number }> {
     const all = [...this.sessions.values()];
-    for (const s of all) await this.announce(s.info);
+    for (const s of all) await this.announce(s);
     const stale = (await this.registry.connectionsOnServer(this.serverId)).filter((c) => !this.sessions.has(c.socketId));
     for (const c of stale) {
       await this.registry.unregister(c);
@@ -122,9 +125,8 @@ export class SessionService {
     const session = this.sessions.get(socketId);
     if (!session) return;
     this.sessions.delete(socketId);
-    if (session.timer) clearTimeout(session.timer);
-    const { info } = session;
-    const connection = this.connectionOf(info);
+    this.expiries.delete(socketId);
+    const { info, connection } = session;
     this.local.remove(connection);
     this.presence.disconnected(info, socketId);
     await this.registry.unregister(connection);
@@ -142,9 +144,9 @@ export class SessionService {
     return this.sessions.size;
   }
 
-  private async announce(info: SessionInfo): Promise<void> {
-    await this.registry.register(this.connectionOf(info));
-    await this.presence.connected(info, info.socketId);
+  private async announce(session: Session): Promise<void> {
+    await this.registry.register(session.connection);
+    await this.presence.connected(session.info, session.info.socketId);
   }
 
   private connectionOf(info: SessionInfo): SocketConnection {
@@ -158,31 +160,31 @@ export class SessionService {
     };
   }
 
-  /** One timer per session: first the `auth:expiring` warning, then the expiry itself. */
+  /** Schedules the session's next expiry step: the `auth:expiring` warning if not sent yet, else the expiry. */
   private armExpiry(session: Session): void {
-    if (session.timer) clearTimeout(session.timer);
-    session.timer = null;
-    const { expiresAt, socketId, tenantId } = session.info;
-    if (expiresAt === null) return;
-    const untilExpiry = expiresAt - this.clock.now();
-    const untilWarning = untilExpiry - this.options.expiryWarningMs;
-    if (untilWarning > 0 && !session.warned) {
-      session.timer = setTimeout(() => {
-        if (this.clock.now() >= expiresAt - this.options.expiryWarningMs) {
-          session.warned = true;
-          this.delivery.emit([socketId], this.envelopes.create(tenantId, 'event', 'auth:expiring', { expiresAt }));
-        }
-        this.armExpiry(session);
-      }, Math.min(untilWarning, MAX_TIMER_MS));
+    const { expiresAt, socketId } = session.info;
+    if (expiresAt === null) {
+      this.expiries.delete(socketId);
       return;
     }
-    session.timer = setTimeout(() => {
-      if (this.clock.now() < expiresAt) {
-        this.armExpiry(session);
-        return;
+    const warnAt = expiresAt - this.options.expiryWarningMs;
+    this.expiries.set(socketId, !session.warned && warnAt > this.clock.now() ? warnAt : expiresAt);
+  }
+
+  private expiryDue(socketId: SocketId): void {
+    const session = this.sessions.get(socketId);
+    const expiresAt = session?.info.expiresAt;
+    if (!session || expiresAt === undefined || expiresAt === null) return;
+    const now = this.clock.now();
+    if (now < expiresAt) {
+      if (!session.warned && now >= expiresAt - this.options.expiryWarningMs) {
+        session.warned = true;
+        this.delivery.emit([socketId], this.envelopes.create(session.info.tenantId, 'event', 'auth:expiring', { expiresAt }));
       }
-      this.logger.info({ socketId, userId: session.info.userId }, 'token expired; disconnecting');
-      this.delivery.disconnect([socketId], 'TOKEN_EXPIRED');
-    }, Math.max(0, Math.min(untilExpiry, MAX_TIMER_MS)));
+      this.armExpiry(session);
+      return;
+    }
+    this.logger.info({ socketId, userId: session.info.userId }, 'token expired; disconnecting');
+    this.delivery.disconnect([socketId], 'TOKEN_EXPIRED');
   }
 }

@@ -1,6 +1,5 @@
 import type { DefaultEventsMap, Socket } from 'socket.io';
 import { SwitchboardError, toErrorBody } from '../../domain/errors.js';
-import type { Principal } from '../../domain/model.js';
 import type { Ack } from '../../domain/protocol/envelope.js';
 import type { EnvelopeFactory } from '../../core/routing/envelopes.js';
 import type { TrafficStats } from '../../core/api/traffic-stats.js';
@@ -39,75 +38,93 @@ const REJECTION_WINDOW_MS = 10_000;
  * Handles every event a socket sends: known event, ack present when required, size,
  * rate, schema, then the handler. Every outcome is answered with the documented ack
  * (or a `server:error` event when the client gave no callback); the socket stays usable.
+ * `deps` is shared by every socket: create it once.
  */
-export function attachDispatcher(socket: Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>, deps: DispatcherDeps): void {
-  const { registry, core, envelopes, stats, clock, logger, options } = deps;
-  const { session } = socket.data;
-  const principal: Principal = { tenantId: session.tenantId, userId: session.userId, deviceId: session.deviceId };
-  const buckets = new Map<LimitClass, TokenBucket>();
-  let windowStart = clock.now();
-  let rejections = 0;
+export function attachDispatcher(socket: DispatchedSocket, deps: DispatcherDeps): void {
+  const dispatcher = new SocketDispatcher(socket, deps);
+  // All events are handled here; `next` is never called, so no other listener sees raw input.
+  socket.use((packet) => {
+    void dispatcher.dispatch(packet);
+  });
+}
 
-  const reject = (event: string, err: SwitchboardError, reply: Reply | undefined): void => {
-    stats.record('errors');
-    const now = clock.now();
-    if (now - windowStart > REJECTION_WINDOW_MS) {
-      windowStart = now;
-      rejections = 0;
-    }
-    rejections += 1;
-    answer(event, { ok: false, error: toErrorBody(err, new Date(now)) }, reply);
-    if (rejections > options.maxRejections) {
-      logger.warn({ socketId: socket.id, userId: principal.userId, rejections }, 'too many rejected events; closing connection');
-      deps.delivery.disconnect([session.socketId], 'POLICY_VIOLATION');
-    }
-  };
+type DispatchedSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
 
-  const answer = (event: string, body: Ack, reply: Reply | undefined): void => {
-    if (reply) {
-      reply(body);
-    } else if (!body.ok) {
-      const env = envelopes.create(principal.tenantId, 'error', 'server:error', { event, error: body.error });
-      socket.emit('server:error', env);
-    }
-  };
+/** One per socket, so it holds only the socket's own state; the methods live on the prototype. */
+class SocketDispatcher {
+  /** Token buckets by limit class, created with the socket's first event of the class. */
+  private buckets: Map<LimitClass, TokenBucket> | null = null;
+  private windowStart: number;
+  private rejections = 0;
 
-  const dispatch = async (packet: unknown[]): Promise<void> => {
+  constructor(
+    private readonly socket: DispatchedSocket,
+    private readonly deps: DispatcherDeps,
+  ) {
+    this.windowStart = deps.clock.now();
+  }
+
+  async dispatch(packet: unknown[]): Promise<void> {
+    const { registry, core, stats, clock, logger, options } = this.deps;
+    // The session is the principal (tenant, user, device) and more.
+    const { session } = this.socket.data;
     stats.record('incoming');
     const args = [...packet];
     const event = typeof args[0] === 'string' ? args.shift() as string : '';
     const reply = typeof args[args.length - 1] === 'function' ? (args.pop() as Reply) : undefined;
     const def = registry.get(event);
-    if (!def) return reject(event, new SwitchboardError('UNKNOWN_EVENT', `Unknown event '${event.slice(0, 64)}'`, { event: event.slice(0, 64) }), reply);
-    if (def.requiresAck && !reply) return reject(event, new SwitchboardError('ACK_REQUIRED', `'${event}' must be sent with an acknowledgement callback`), undefined);
-    if (args.length > 1) return reject(event, new SwitchboardError('VALIDATION_FAILED', 'Send a single payload object', [{ field: '(root)', message: 'expected one argument' }]), reply);
+    if (!def) return this.reject(event, new SwitchboardError('UNKNOWN_EVENT', `Unknown event '${event.slice(0, 64)}'`, { event: event.slice(0, 64) }), reply);
+    if (def.requiresAck && !reply) return this.reject(event, new SwitchboardError('ACK_REQUIRED', `'${event}' must be sent with an acknowledgement callback`), undefined);
+    if (args.length > 1) return this.reject(event, new SwitchboardError('VALIDATION_FAILED', 'Send a single payload object', [{ field: '(root)', message: 'expected one argument' }]), reply);
     const payload = args[0];
     const bytes = jsonBytes(payload);
     if (bytes > options.maxEventBytes) {
-      return reject(event, new SwitchboardError('PAYLOAD_TOO_LARGE', `Event payloads are limited to ${options.maxEventBytes} bytes`, { limit: options.maxEventBytes, size: bytes }), reply);
+      return this.reject(event, new SwitchboardError('PAYLOAD_TOO_LARGE', `Event payloads are limited to ${options.maxEventBytes} bytes`, { limit: options.maxEventBytes, size: bytes }), reply);
     }
-    let bucket = buckets.get(def.limit);
+    this.buckets ??= new Map();
+    let bucket = this.buckets.get(def.limit);
     if (!bucket) {
       bucket = new TokenBucket(options.rateLimits[def.limit], clock.now());
-      buckets.set(def.limit, bucket);
+      this.buckets.set(def.limit, bucket);
     }
     const waitMs = bucket.take(clock.now());
-    if (waitMs > 0) return reject(event, new SwitchboardError('RATE_LIMITED', undefined, { retryAfterMs: waitMs, limit: def.limit }), reply);
+    if (waitMs > 0) return this.reject(event, new SwitchboardError('RATE_LIMITED', undefined, { retryAfterMs: waitMs, limit: def.limit }), reply);
     try {
-      const data = await def.handle({ principal, socketId: session.socketId, core }, payload);
-      answer(event, { ok: true, data }, reply);
+      const data = await def.handle({ principal: session, socketId: session.socketId, core }, payload);
+      this.answer(event, { ok: true, data }, reply);
     } catch (err) {
-      if (!(err instanceof SwitchboardError)) logger.error({ err, event, socketId: socket.id }, 'event handler failed');
-      if (err instanceof SwitchboardError && (err.code === 'VALIDATION_FAILED' || err.code === 'PAYLOAD_TOO_LARGE')) return reject(event, err, reply);
+      if (!(err instanceof SwitchboardError)) logger.error({ err, event, socketId: this.socket.id }, 'event handler failed');
+      if (err instanceof SwitchboardError && (err.code === 'VALIDATION_FAILED' || err.code === 'PAYLOAD_TOO_LARGE')) return this.reject(event, err, reply);
       stats.record('errors');
-      answer(event, { ok: false, error: toErrorBody(err, new Date(clock.now())) }, reply);
+      this.answer(event, { ok: false, error: toErrorBody(err, new Date(clock.now())) }, reply);
     }
-  };
+  }
 
-  // All events are handled here; `next` is never called, so no other listener sees raw input.
-  socket.use((packet) => {
-    void dispatch(packet);
-  });
+  private reject(event: string, err: SwitchboardError, reply: Reply | undefined): void {
+    const { stats, clock, logger, options, delivery } = this.deps;
+    stats.record('errors');
+    const now = clock.now();
+    if (now - this.windowStart > REJECTION_WINDOW_MS) {
+      this.windowStart = now;
+      this.rejections = 0;
+    }
+    this.rejections += 1;
+    this.answer(event, { ok: false, error: toErrorBody(err, new Date(now)) }, reply);
+    if (this.rejections > options.maxRejections) {
+      const { session } = this.socket.data;
+      logger.warn({ socketId: this.socket.id, userId: session.userId, rejections: this.rejections }, 'too many rejected events; closing connection');
+      delivery.disconnect([session.socketId], 'POLICY_VIOLATION');
+    }
+  }
+
+  private answer(event: string, body: Ack, reply: Reply | undefined): void {
+    if (reply) {
+      reply(body);
+    } else if (!body.ok) {
+      const env = this.deps.envelopes.create(this.socket.data.session.tenantId, 'error', 'server:error', { event, error: body.error });
+      this.socket.emit('server:error', env);
+    }
+  }
 }
 
 /** Size of the JSON part of a payload; binary attachments are measured separately. */
