@@ -22,8 +22,19 @@ export interface EmitOptions {
  * Emits to sockets held by this server and to topics (named groups of sockets).
  * Implemented by the transport. Emission to many sockets encodes the envelope once.
  */
+/** Sockets of one user and the inbox offset the envelope has for that user. */
+export interface OffsetGroup {
+  socketIds: readonly SocketId[];
+  offset: number;
+}
+
 export interface LocalDelivery {
   emit(socketIds: readonly SocketId[], envelope: Envelope, options?: EmitOptions): void;
+  /**
+   * Emits the envelope to each group's sockets with the group's `offset` set: one inbox
+   * entry of many users. The envelope is encoded once for all groups, not once per user.
+   */
+  emitEach(groups: readonly OffsetGroup[], envelope: Envelope): void;
   /** Emits to every socket that joined the topic. */
   emitToTopic(topic: string, envelope: Envelope, options?: EmitOptions): void;
   /**

@@ -167,9 +167,32 @@ describe('messages', () => {
     const bytes = new Uint8Array([0, 1, 2, 250, 255]);
     const got = next<Msg>(carol, 'message:new', (m) => m.clientMessageId === 'bin-1');
     await ok(alicePhone, 'message:send', { conversationId: group, clientMessageId: 'bin-1', type: 'media', content: 'raw', attachment: bytes });
-    const received = (await got).payload.data.attachment;
+    const env = await got;
+    const received = env.payload.data.attachment;
     assert.ok(received);
     assert.deepEqual([...new Uint8Array(received)], [...bytes]);
+    assert.equal(typeof env.offset, 'number', 'with binary data too, each member gets its inbox offset');
+  });
+
+  it('gives each member of a group the message with the offset of their own inbox', async () => {
+    const groupMessage = async (clientMessageId: string) => {
+      const toBob = next<Msg>(bob, 'message:new', (m) => m.clientMessageId === clientMessageId);
+      const toCarol = next<Msg>(carol, 'message:new', (m) => m.clientMessageId === clientMessageId);
+      await ok(alicePhone, 'message:send', { conversationId: group, clientMessageId, content: `offsets ${clientMessageId}` });
+      return Promise.all([toBob, toCarol]);
+    };
+    const [bob1, carol1] = await groupMessage('off-1');
+    const dm = (await createRoom(alicePhone, 'direct', ['bob'])).conversation.id;
+    const direct = next<Msg>(bob, 'message:new', (m) => m.clientMessageId === 'off-dm');
+    await ok(alicePhone, 'message:send', { conversationId: dm, clientMessageId: 'off-dm', content: 'only bob' });
+    await direct;
+    const [bob2, carol2] = await groupMessage('off-2');
+    assert.equal(bob2.offset, bob1.offset! + 2, 'bob got the direct message in between');
+    assert.equal(carol2.offset, carol1.offset! + 1);
+    const { offset: _b, ...bobRest } = bob2;
+    const { offset: _c, ...carolRest } = carol2;
+    assert.deepEqual(bobRest, carolRest, 'the same envelope otherwise');
+    assert.equal(bob2.payload.data.content, 'offsets off-2');
   });
 
   it('refuses non-members and unknown conversations', async () => {

@@ -2,7 +2,7 @@ import type { SocketId } from '../../domain/ids.js';
 import type { Principal } from '../../domain/model.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { Inbox, InboxEntry, Offset } from '../../ports/inbox.js';
-import type { LocalDelivery } from '../../ports/local-delivery.js';
+import type { LocalDelivery, OffsetGroup } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { DeliveryCounters } from './delivery-counters.js';
 
@@ -106,21 +106,40 @@ export class DeviceStreams {
    * left out unless it is tracked: a tracked device needs every offset to acknowledge past it.
    */
   emit(socketIds: readonly SocketId[], envelope: Envelope, exceptSocket?: SocketId): void {
-    const offset = envelope.offset ?? 0;
-    const plain: SocketId[] = [];
-    for (const id of socketIds) {
+    const plain = this.untrackedOrDue(socketIds, envelope.offset ?? 0, exceptSocket);
+    if (plain.length > 0) this.delivery.emit(plain, envelope);
+  }
+
+  /** `emit` for one entry of many users at once (`envelope` without offset; each group has its own). */
+  emitEach(groups: readonly OffsetGroup[], envelope: Envelope, exceptSocket?: SocketId): void {
+    const due: OffsetGroup[] = [];
+    for (const g of groups) {
+      const socketIds = this.untrackedOrDue(g.socketIds, g.offset, exceptSocket);
+      if (socketIds.length > 0) due.push(socketIds === g.socketIds ? g : { socketIds, offset: g.offset });
+    }
+    if (due.length > 0) this.delivery.emitEach(due, envelope);
+  }
+
+  /** The sockets the entry at `offset` goes to now; tracked ones are marked as sent. Returns `socketIds` itself when all of them. */
+  private untrackedOrDue(socketIds: readonly SocketId[], offset: Offset, exceptSocket: SocketId | undefined): readonly SocketId[] {
+    let plain: SocketId[] | null = null;
+    for (let i = 0; i < socketIds.length; i++) {
+      const id = socketIds[i]!;
       const s = this.streams.get(id);
+      let send = false;
       if (!s) {
-        if (id !== exceptSocket) plain.push(id);
+        send = id !== exceptSocket;
       } else if (s.replaying) {
         s.heldBack = Math.max(s.heldBack, offset);
       } else if (offset > s.replayedUpTo) {
-        plain.push(id);
+        send = true;
         s.sent = Math.max(s.sent, offset);
         this.arm(s);
       }
+      if (!send && plain === null) plain = socketIds.slice(0, i);
+      else if (send && plain !== null) plain.push(id);
     }
-    if (plain.length > 0) this.delivery.emit(plain, envelope);
+    return plain ?? socketIds;
   }
 
   /**

@@ -2,7 +2,7 @@ import type { DeviceId, ServerId, SocketId, TenantId, UserId } from '../../domai
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { ClusterBus, DeliveryBatch } from '../../ports/cluster-bus.js';
 import type { ConnectionRegistry, SocketConnection } from '../../ports/connection-registry.js';
-import type { EmitOptions, LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
+import type { EmitOptions, LocalDelivery, MembershipChange, OffsetGroup } from '../../ports/local-delivery.js';
 import type { Inbox } from '../../ports/inbox.js';
 import type { Logger } from '../../ports/logger.js';
 import type { Clock } from '../../ports/system.js';
@@ -92,35 +92,47 @@ export class Router {
     }
     const volatile = options.volatile ?? false;
     const remote = new Map<ServerId, DeliveryBatch['items']>();
-    /** Emits `env` to its local sockets and queues one item per other server. */
-    const route = (env: Envelope, list: readonly SocketConnection[]) => {
+    /** Returns this server's sockets of the list and queues one item per other server, with the envelope (for that offset). */
+    const split = (list: readonly SocketConnection[], offset?: number): SocketId[] => {
       const local: SocketId[] = [];
-      const byServer = new Map<ServerId, SocketId[]>();
+      let byServer: Map<ServerId, SocketId[]> | null = null;
       for (const c of list) {
         if (c.serverId === this.serverId) local.push(c.socketId);
         else {
+          byServer ??= new Map();
           const ids = byServer.get(c.serverId);
           if (ids) ids.push(c.socketId);
           else byServer.set(c.serverId, [c.socketId]);
         }
       }
-      if (local.length > 0) this.emitLocal(local, env, volatile, options.exceptSocket);
+      if (byServer === null) return local;
+      const env = offset === undefined ? envelope : { ...envelope, offset };
       for (const [serverId, socketIds] of byServer) {
         const items = remote.get(serverId) ?? [];
         items.push({ socketIds, envelope: env, volatile, exceptSocket: options.exceptSocket });
         remote.set(serverId, items);
       }
+      return local;
     };
-    // An envelope with an offset is per user; users without one share the envelope, encoded once.
+    // An envelope with an offset is per user, emitted locally in one go (encoded once, the
+    // offset added per user); users without one share the envelope as it is.
     const shared: SocketConnection[] = [];
+    const withOffset: OffsetGroup[] = [];
     let routed = 0;
     for (const [userId, list] of perUser) {
       const offset = offsets.get(userId);
       if (offset === undefined) shared.push(...list);
-      else route({ ...envelope, offset }, list);
+      else {
+        const local = split(list, offset);
+        if (local.length > 0) withOffset.push({ socketIds: local, offset });
+      }
       routed += list.length;
     }
-    if (shared.length > 0) route(envelope, shared);
+    if (withOffset.length > 0) this.inboxes.streams.emitEach(withOffset, envelope, options.exceptSocket);
+    if (shared.length > 0) {
+      const local = split(shared);
+      if (local.length > 0) this.emitLocal(local, envelope, volatile, options.exceptSocket);
+    }
     for (const [serverId, items] of remote) {
       this.bus.publish(serverId, { from: this.serverId, items }).catch((err: unknown) => {
         this.logger.warn({ err, serverId, items: items.length }, 'cross-server delivery failed');

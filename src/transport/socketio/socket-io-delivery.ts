@@ -3,13 +3,24 @@ import { DISCONNECT_REASONS, type DisconnectCode } from '../../domain/disconnect
 import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
 import type { EnvelopeFactory } from '../../core/routing/envelopes.js';
-import type { EmitOptions, LocalDelivery, MembershipChange } from '../../ports/local-delivery.js';
+import type { EmitOptions, LocalDelivery, MembershipChange, OffsetGroup } from '../../ports/local-delivery.js';
 import type { Logger } from '../../ports/logger.js';
 import type { SocketData } from './socket-data.js';
 
 /** Server-to-server event that applies a topic membership change on every server. */
 const MEMBERSHIP_EVENT = 'switchboard:membership';
 
+
+/** The Socket.IO text packet of an event, or null when the arguments hold binary data. */
+function encodeEventText(event: string, data: object): string | null {
+  let binary = false;
+  const json = JSON.stringify([event, data], function (this: Record<string, unknown>, key, value: unknown) {
+    const original = this[key];
+    if (ArrayBuffer.isView(original) || original instanceof ArrayBuffer) binary = true;
+    return value;
+  });
+  return binary ? null : `2${json}`;
+}
 
 /** LocalDelivery over Socket.IO: one `emit` per call, so the envelope is encoded once however many sockets receive it. */
 export class SocketIoDelivery implements LocalDelivery {
@@ -31,6 +42,32 @@ export class SocketIoDelivery implements LocalDelivery {
     let op = this.io.local.to([...socketIds]);
     if (options?.volatile) op = op.volatile;
     op.emit(envelope.payload.action, envelope);
+  }
+
+  /**
+   * Encodes `[action, envelope]` once as the Socket.IO EVENT packet Socket.IO itself would
+   * write (protocol v5: type `2`, main namespace, JSON), and adds each group's offset to the
+   * encoded text: a member of a group of 1000 costs a string concatenation, not a
+   * JSON.stringify of the whole envelope. Envelopes with binary data take Socket.IO's own
+   * encoding (attachments travel as separate frames), once per group.
+   */
+  emitEach(groups: readonly OffsetGroup[], envelope: Envelope): void {
+    const { offset: _offset, ...base } = envelope;
+    const encoded = encodeEventText(base.payload.action, base);
+    if (encoded === null) {
+      for (const g of groups) this.emit(g.socketIds, { ...base, offset: g.offset });
+      return;
+    }
+    // The text ends with the envelope's closing brace and the array's bracket: the offset goes in between.
+    const head = `${encoded.slice(0, -2)},"offset":`;
+    const sockets = this.io.of('/').sockets;
+    for (const g of groups) {
+      const packet = `${head}${g.offset}}]`;
+      for (const id of g.socketIds) {
+        const conn = sockets.get(id)?.conn;
+        if (conn?.readyState === 'open') conn.write(packet);
+      }
+    }
   }
 
   emitToTopic(topic: string, envelope: Envelope, options?: EmitOptions): void {
