@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onLogLines, type LogLine } from '../test/helpers/log-lines.js';
+import { compiled } from './compiled.js';
 import { freePort } from '../test/helpers/redis-server.js';
 
 /*
  * The processes of the delivery benchmark: Switchboard servers, `switchboard processor` and
- * the bare Socket.IO relay, each `node --import tsx …` on loopback, as bench/processes.ts
+ * the bare Socket.IO relay, each compiled (bench/compiled.ts) on loopback, as bench/processes.ts
  * starts them, plus the environment each delivery path needs.
  */
 
@@ -41,10 +42,10 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Runs `node --import tsx <args>` and resolves once a log line satisfies `ready`. */
-function launch(args: string[], env: Record<string, string>, ready: (line: LogLine) => number | boolean | undefined, profile = false): Promise<{ proc: BenchProcess; value: number | boolean }> {
+/** Runs the compiled `<script>` (bench/compiled.ts) and resolves once a log line satisfies `ready`. */
+async function launch([script, ...rest]: string[], env: Record<string, string>, ready: (line: LogLine) => number | boolean | undefined, profile = false): Promise<{ proc: BenchProcess; value: number | boolean }> {
   const prof = profile && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, await compiled(script!), ...rest], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   const problems = { count: 0, first: [] as string[] };
@@ -78,7 +79,7 @@ function launch(args: string[], env: Record<string, string>, ready: (line: LogLi
       const value = ready(line);
       if (value) resolve({ proc, value });
     });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${problems.first.join(' | ')}`)));
+    child.once('exit', (code) => reject(new Error(`${script} ${rest.join(' ')} exited with ${code}: ${problems.first.join(' | ')}`)));
   });
 }
 

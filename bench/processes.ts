@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onLogLines, type LogLine } from '../test/helpers/log-lines.js';
+import { compiled } from './compiled.js';
 
 export const SECRET = 'bench-secret-0123456789abcdef';
 export const API_KEY = 'bench-api-key-0123456789';
@@ -13,7 +14,6 @@ process.once('exit', () => {
 });
 
 /** Node flags of every server process; `--cpu-prof` is added per run (see `ServerFlags`). */
-const PROBE = new URL('./probe.ts', import.meta.url).pathname;
 
 export interface ServerFlags {
   /** Write a V8 CPU profile of each server process into this directory (on a clean exit). */
@@ -38,9 +38,10 @@ export interface ProbeReport {
   at: number;
 }
 
-/** Runs `node --import tsx <script>` and resolves with the first JSON line it prints that has a port. */
-function launch(args: string[], env: Record<string, string>, portOf: (line: LogLine) => number | undefined, flags: ServerFlags = {}): Promise<Launched> {
-  const nodeFlags = ['--expose-gc', '--import', 'tsx', '--import', PROBE];
+/** Runs the compiled `<script>` (bench/compiled.ts) and resolves with the first JSON line it prints that has a port. */
+async function launch([script, ...rest]: string[], env: Record<string, string>, portOf: (line: LogLine) => number | undefined, flags: ServerFlags = {}): Promise<Launched> {
+  const args = [await compiled(script!), ...rest];
+  const nodeFlags = ['--expose-gc', '--import', await compiled('bench/probe.ts')];
   if (flags.cpuProfDir) {
     mkdirSync(flags.cpuProfDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${flags.cpuProfDir}`);

@@ -42,10 +42,18 @@ export interface ProfileWindow {
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
+/** The servers run compiled (bench/compiled.ts): their frames are named after the source file, from the repository root. */
+const BUILD = `${ROOT}bench/.build/`;
+
+function pathOf(url: string): string {
+  const path = url.replace(/^file:\/\//, '');
+  return path.startsWith(BUILD) ? `${ROOT}${path.slice(BUILD.length).replace(/\.js$/, '.ts')}` : path;
+}
+
 /** Where a frame's code lives: `src/core/…`, `socket.io`, `node:internal`, … */
 function area(url: string): string {
   if (!url) return '(native / V8)';
-  const path = url.replace(/^file:\/\//, '');
+  const path = pathOf(url);
   const nm = path.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const rest = path.slice(nm + '/node_modules/'.length).split('/');
@@ -60,10 +68,10 @@ function area(url: string): string {
 }
 
 function where(url: string, line: number): string {
-  const path = url.replace(/^file:\/\//, '');
+  const path = pathOf(url);
   const nm = path.lastIndexOf('/node_modules/');
   const short = nm >= 0 ? path.slice(nm + '/node_modules/'.length) : path.startsWith(ROOT) ? path.slice(ROOT.length) : path;
-  // Code loaded through tsx reports line 0 (no source map applied): leave the line out then.
+  // Lines are those of the compiled file; code loaded through tsx reports line 0: leave it out then.
   return short ? (line > 0 ? `${short}:${line + 1}` : short) : '';
 }
 
@@ -84,7 +92,7 @@ export function summarize(file: string, top = 15, window?: ProfileWindow): Profi
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const keyOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url, n.callFrame.lineNumber)}`.trim();
-  const own = (n: ProfileNode) => n.callFrame.url.replace(/^file:\/\//, '').startsWith(`${ROOT}src/`);
+  const own = (n: ProfileNode) => pathOf(n.callFrame.url).startsWith(`${ROOT}src/`);
   const selfUs = new Map<number, number>();
   const inclusive = new Map<string, number>();
   const add = (id: number, us: number) => {
