@@ -35,7 +35,7 @@ async function send(socket: Socket, conversationId: string, content: string): Pr
 }
 
 /** Resolves with the `message:new` of `content` on every socket. */
-function receivedBy(sockets: Socket[], content: string): Promise<unknown> {
+function receivedBy(sockets: Socket[], content: string): Promise<{ offset?: number }[]> {
   const all = Promise.all(sockets.map((s) => next<MessageData>(s, 'message:new', (m) => m.content === content)));
   // A test that fails before awaiting this must not leave a stray rejection behind.
   all.catch(() => undefined);
@@ -92,11 +92,20 @@ describe('a cluster of three server processes over one Redis', { timeout: 60_000
     const carol1 = await on(2, 'carol', { device: 'phone' });
     const carol2 = await on(0, 'carol', { device: 'laptop' });
     const room = await createRoom(alice1, 'group', ['bob', 'carol'], { name: 'three servers' });
+    // Bob's inbox moves ahead of Carol's, so their copies of the next message carry different offsets.
+    const dm = await createRoom(alice1, 'direct', ['bob']);
+    const toBob = receivedBy([bob1, bob2], 'only bob');
+    await send(alice1, dm.conversation.id, 'only bob');
+    await toBob;
 
     const ownEcho = record<MessageData>(alice1, 'message:new');
     const everyone = receivedBy([alice2, bob1, bob2, carol1, carol2], 'hello from A');
     const id = await send(alice1, room.conversation.id, 'hello from A');
-    await everyone;
+    const [, bobPhone, bobLaptop, carolPhone, carolLaptop] = await everyone;
+    // Server C gets one batch with Bob's and Carol's copies: each socket gets its own user's offset.
+    assert.equal(bobPhone!.offset, bobLaptop!.offset);
+    assert.equal(carolPhone!.offset, carolLaptop!.offset);
+    assert.notEqual(bobPhone!.offset, carolPhone!.offset);
     await settle(alice1);
     assert.deepEqual(ownEcho.map((e) => e.payload.data.id), [], 'the sending socket gets the ack, not an echo');
 

@@ -26,8 +26,8 @@ export class ConsumerState {
   private stopping = false;
   private abandonedFlag = false;
   private readonly controller = new AbortController();
-  private readonly abandonedSignal: Promise<void>;
-  private markAbandoned!: () => void;
+  /** Called back by abandon(): the handle() in progress, if any. */
+  private onAbandon: (() => void) | null = null;
   private wakeSleeper: (() => void) | undefined;
   private woken = false;
 
@@ -38,7 +38,6 @@ export class ConsumerState {
     readonly context: Record<string, unknown>,
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {
-    this.abandonedSignal = new Promise((resolve) => (this.markAbandoned = resolve));
   }
 
   /** True once stop() or abandon() was called: fetch nothing more. */
@@ -66,7 +65,7 @@ export class ConsumerState {
   /** Stops without waiting for the batch in hand, which stays uncommitted (as if the process died). */
   abandon(): void {
     this.abandonedFlag = true;
-    this.markAbandoned();
+    this.onAbandon?.();
     this.stop();
   }
 
@@ -102,6 +101,20 @@ export class ConsumerState {
    * committed, false when it must not be (rejected while stopping, or abandoned).
    */
   async handle(entries: LogEntry[]): Promise<boolean> {
+    if (this.abandonedFlag) return false;
+    // One abandonment promise per batch, dropped with it: racing a promise that lives as long
+    // as the consumer would keep every batch's entries reachable from it.
+    const abandoned = new Promise<{ kind: 'abandoned' }>((resolve) => {
+      this.onAbandon = () => resolve({ kind: 'abandoned' });
+    });
+    try {
+      return await this.handleUntilAbandoned(entries, abandoned);
+    } finally {
+      this.onAbandon = null;
+    }
+  }
+
+  private async handleUntilAbandoned(entries: LogEntry[], abandoned: Promise<{ kind: 'abandoned' }>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       const outcome = await Promise.race([
         // A handler that throws instead of rejecting is treated the same.
@@ -111,7 +124,7 @@ export class ConsumerState {
             () => ({ kind: 'done' as const }),
             (err: unknown) => ({ kind: 'failed' as const, err }),
           ),
-        this.abandonedSignal.then(() => ({ kind: 'abandoned' as const })),
+        abandoned,
       ]);
       if (outcome.kind === 'done') return !this.abandonedFlag;
       if (outcome.kind === 'abandoned') return false;

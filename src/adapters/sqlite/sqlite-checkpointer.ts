@@ -7,13 +7,16 @@ export interface SqliteCheckpointerOptions {
   /** How often the WAL is copied back into the database file (default 100 ms). */
   intervalMs: number;
   /**
-   * WAL size, in pages, past which a commit on the main thread checkpoints by itself: a
-   * safety net for when the checkpointer falls behind or stops (default 10 000, 40 MB).
+   * WAL size, in pages, past which a commit on the main thread checkpoints by itself
+   * (default 1000, 4 MB, SQLite's own default). The worker has copied most of the WAL by
+   * then, so that checkpoint is short; it is still needed: the WAL starts over from its
+   * beginning only after a checkpoint that finds no commit running beside it, which the
+   * worker's never do under constant writes, so without it the WAL file would grow for ever.
    */
   fallbackPages: number;
 }
 
-const DEFAULTS: SqliteCheckpointerOptions = { intervalMs: 100, fallbackPages: 10_000 };
+const DEFAULTS: SqliteCheckpointerOptions = { intervalMs: 100, fallbackPages: 1000 };
 
 /** The worker: its own connection to the file, checkpointing on a timer until told to stop. */
 const WORKER_SOURCE = `
@@ -41,7 +44,7 @@ parentPort.on('message', () => {
  * Checkpoints a WAL-mode database from a worker thread. A checkpoint copies the WAL's pages
  * into the database file and syncs both; done by the commit that crosses
  * `wal_autocheckpoint`, it stalls the event loop for milliseconds every few hundred commits
- * and is about half of what a commit costs. Here the main connection only appends to the WAL.
+ * and is about half of what a commit costs. Here the main connection mostly only appends to the WAL.
  *
  * PASSIVE checkpoints never wait for readers or writers, so they cannot block the server;
  * whatever they could not copy is copied by the next one.

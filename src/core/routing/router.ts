@@ -172,7 +172,24 @@ export class Router {
     else this.delivery.emit(socketIds.filter((id) => id !== exceptSocket), envelope, { volatile });
   }
 
+  /** Consecutive items of one inbox entry (one per user, each with its offset) are emitted together, encoded once. */
   private receive(batch: DeliveryBatch): void {
-    for (const item of batch.items) this.emitLocal(item.socketIds, item.envelope, item.volatile, item.exceptSocket);
+    const { items } = batch;
+    for (let i = 0; i < items.length; ) {
+      const item = items[i]!;
+      const { offset, id } = item.envelope;
+      if (offset === undefined) {
+        this.emitLocal(item.socketIds, item.envelope, item.volatile, item.exceptSocket);
+        i++;
+        continue;
+      }
+      const groups: OffsetGroup[] = [{ socketIds: item.socketIds, offset }];
+      for (i++; i < items.length; i++) {
+        const next = items[i]!;
+        if (next.envelope.id !== id || next.envelope.offset === undefined || next.exceptSocket !== item.exceptSocket) break;
+        groups.push({ socketIds: next.socketIds, offset: next.envelope.offset });
+      }
+      this.inboxes.streams.emitEach(groups, item.envelope, item.exceptSocket);
+    }
   }
 }
