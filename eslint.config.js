@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['.dependency-cruiser.cjs', 'dist/', 'packages/*/dist/', 'node_modules/', 'scratch/', 'data/', 'public/'] },
+  { ignores: ['.dependency-cruiser.cjs', 'dist/', 'bench/.build/', 'packages/*/dist/', 'node_modules/', 'scratch/', 'data/', 'public/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
