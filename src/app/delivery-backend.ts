@@ -12,6 +12,7 @@ import { RedisInbox } from '../adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../adapters/redis/redis-message-sequencer.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../adapters/sqlite/sqlite-database.js';
 import { SqliteCheckpointer } from '../adapters/sqlite/sqlite-checkpointer.js';
+import { sqliteWriter } from '../adapters/sqlite/sqlite-writer.js';
 import { SqliteConversationStore } from '../adapters/sqlite/sqlite-conversation-store.js';
 import { SqliteDurableLog } from '../adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../adapters/sqlite/sqlite-inbox.js';
@@ -50,6 +51,8 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
       const opened = openSqliteDatabase(file);
       const checkpointer = new SqliteCheckpointer(opened, file, logger);
       closers.push(async () => {
+        // Writes still queued for the next group commit go in before the file closes.
+        sqliteWriter(opened).flush();
         await checkpointer.stop();
         opened.close();
       });

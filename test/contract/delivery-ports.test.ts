@@ -82,6 +82,22 @@ describe('in SQLite', () => {
     assert.equal(stored().envelopes, 1, 'the old envelope went with its last entry');
     assert.deepEqual((await inbox.read(t, asUserId('u7'), 0, 10)).entries.map((e) => e.envelope.id), ['new']);
   });
+
+  it('deletes envelopes nobody points at as new ones are kept, whatever the sweeps left behind', async () => {
+    const [db] = open();
+    const inbox = new SqliteInbox(db!, { maxAgeMs: 1000 });
+    const t = asTenantId('acme');
+    const trio = [asUserId('a'), asUserId('b'), asUserId('c')];
+    const envelope = (id: string) => ({ v: 1, type: 'event' as const, id, tenant_id: t, timestamp: 1, payload: { action: 'x', data: null } });
+    for (let i = 0; i < 30; i++) await inbox.append(t, trio, envelope(`old-${i}`), null, 1000);
+    const envelopes = () => db!.prepare<[], { n: number }>('SELECT count(*) AS n FROM inbox_envelopes').get()!.n;
+    // A sweep whose rounds delete at most 10 envelopes leaves 20 with no entry.
+    assert.equal((await inbox.expire(5500, 10)).inboxes, 3);
+    assert.equal(envelopes(), 20);
+    for (let i = 0; i < 10; i++) await inbox.append(t, trio, envelope(`new-${i}`), null, 6000);
+    assert.equal(envelopes(), 10, 'each new one took two old ones with it');
+    assert.deepEqual((await inbox.read(t, asUserId('b'), 0, 100)).entries.map((e) => e.envelope.id), Array.from({ length: 10 }, (_, i) => `new-${i}`));
+  });
 });
 
 describe('on a real redis-server', () => {

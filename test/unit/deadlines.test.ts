@@ -9,7 +9,7 @@ describe('Deadlines', () => {
 
   it('calls each key back once, never before its deadline and at most two slots after it', () => {
     const fired: [string, number][] = [];
-    const deadlines = new Deadlines<string>(clock, (key) => fired.push([key, Date.now()]), 100);
+    const deadlines = new Deadlines<string>(clock, (key) => fired.push([key, Date.now()]), assert.fail, 100);
     deadlines.set('a', 1_000_250);
     deadlines.set('b', 1_000_100);
     deadlines.set('gone', 1_000_150);
@@ -30,11 +30,31 @@ describe('Deadlines', () => {
     const deadlines = new Deadlines<string>(clock, (key) => {
       fired.push(key);
       if (key === 'first') deadlines.set('again', Date.now() + 100);
-    }, 100);
+    }, assert.fail, 100);
     deadlines.set('first', Date.now() - 5_000);
     mock.timers.tick(100);
     assert.deepEqual(fired, ['first']);
     mock.timers.tick(300);
     assert.deepEqual(fired, ['first', 'again']);
+  });
+
+  it('goes on with the slot when a callback throws, or moves or deletes another key of the same slot', () => {
+    const fired: string[] = [];
+    const errors: string[] = [];
+    const deadlines = new Deadlines<string>(clock, (key) => {
+      fired.push(key);
+      if (key === 'a') {
+        deadlines.delete('b');
+        deadlines.set('c', Date.now() + 1000);
+        throw new Error('a failed');
+      }
+    }, (err, key) => errors.push(`${key}: ${(err as Error).message}`), 100);
+    const at = Date.now() + 100;
+    for (const key of ['a', 'b', 'c', 'd']) deadlines.set(key, at);
+    mock.timers.tick(200);
+    assert.deepEqual(fired, ['a', 'd'], 'b was deleted and c moved by a, d still ran');
+    assert.deepEqual(errors, ['a: a failed']);
+    mock.timers.tick(1000);
+    assert.deepEqual(fired, ['a', 'd', 'c']);
   });
 });

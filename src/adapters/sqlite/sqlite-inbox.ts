@@ -8,6 +8,8 @@ import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 /** 7 days and 10 MB per user. */
 const DEFAULT_RETENTION: InboxRetention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 10 * 1024 * 1024 };
+/** Events for this many users or more keep their envelope once; a direct message's two copies cost less inline than a shared row. */
+const SHARE_FROM_USERS = 3;
 /** An entry's row, with its envelope inline or, when shared by several users, from `inbox_envelopes`. */
 const ENTRY_COLUMNS = 'e.offset, coalesce(v.envelope, e.envelope) AS envelope, e.bytes, e.at, e.except_socket FROM inbox_entries e LEFT JOIN inbox_envelopes v ON v.id = e.envelope_id';
 /** The inline envelope of an entry whose envelope is shared. */
@@ -31,8 +33,8 @@ interface DeadLetterRow extends Omit<EntryRow, 'bytes'> {
 
 /**
  * Inboxes in SQLite (tables `inbox_heads`, `inbox_entries`, `inbox_acks`, `inbox_dead_letters`).
- * An event for several users keeps its envelope once (`inbox_envelopes`), and it is deleted
- * once it is older than every entry left. Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
+ * An event for three users or more keeps its envelope once (`inbox_envelopes`), and it is
+ * deleted once it is older than every entry left. Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
  * processes sharing the file see each inbox change as a whole. Envelopes are MessagePack; the size cap counts their bytes.
  */
 export class SqliteInbox implements Inbox {
@@ -98,7 +100,7 @@ export class SqliteInbox implements Inbox {
         const offsets = new Map<UserId, Offset>();
         const deadLetters: InboxDeadLetter[] = [];
         // Kept once for all its users: a group message is one envelope, not one per member.
-        const shared = users.size > 1 ? Number(this.q.share.run(raw, now).lastInsertRowid) : null;
+        const shared = users.size >= SHARE_FROM_USERS ? Number(this.q.share.run(raw, now).lastInsertRowid) : null;
         const inline = shared === null ? raw : NO_ENVELOPE;
         for (const u of users) {
           const { head, bytes } = this.q.bump.get(t, u, raw.byteLength)!;
@@ -112,6 +114,9 @@ export class SqliteInbox implements Inbox {
           };
           if (bytes > this.retention.maxBytes) deadLetters.push(...this.removeLeading(t, u, overCap, 'size_cap', now));
         }
+        // Each envelope kept deletes up to two that no entry points at any more (after its own
+        // entries are in), so the table keeps pace with the entries whatever the sweeps do.
+        if (shared !== null) this.q.unshare.run(now + 1, 2);
         return { offsets, deadLetters };
       });
   }

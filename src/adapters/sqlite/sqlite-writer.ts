@@ -31,8 +31,14 @@ export class SqliteWriter {
     });
   }
 
+  /** Commits what is queued now, synchronously: before the database is closed. */
+  flush(): void {
+    this.commit();
+  }
+
   private commit(): void {
     const batch = this.queued;
+    if (batch.length === 0) return;
     this.queued = [];
     let results: unknown[];
     try {

@@ -18,6 +18,8 @@ export class Deadlines<K> {
   constructor(
     private readonly clock: Clock,
     private readonly onDue: (key: K) => void,
+    /** A callback that throws does not stop the others; its error goes here. */
+    private readonly onError: (err: unknown, key: K) => void,
     private readonly resolutionMs = 250,
   ) {
     this.done = this.slotAt(clock.now()) - 1;
@@ -43,9 +45,10 @@ export class Deadlines<K> {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return;
     this.slotOf.delete(key);
-    const keys = this.slots.get(slot)!;
-    keys.delete(key);
-    if (keys.size === 0) this.slots.delete(slot);
+    // The slot being called back is already out of `slots`.
+    const keys = this.slots.get(slot);
+    keys?.delete(key);
+    if (keys?.size === 0) this.slots.delete(slot);
   }
 
   private slotAt(at: number): number {
@@ -60,8 +63,14 @@ export class Deadlines<K> {
       if (!keys) continue;
       this.slots.delete(slot);
       for (const key of keys) {
+        // A callback before it may have moved or deleted this key.
+        if (this.slotOf.get(key) !== slot) continue;
         this.slotOf.delete(key);
-        this.onDue(key);
+        try {
+          this.onDue(key);
+        } catch (err) {
+          this.onError(err, key);
+        }
       }
     }
     if (this.slotOf.size === 0 && this.timer) {

@@ -58,7 +58,7 @@ export class SessionService {
     private readonly logger: Logger,
     private readonly options: SessionOptions,
   ) {
-    this.expiries = new Deadlines(clock, (socketId) => this.expiryDue(socketId));
+    this.expiries = new Deadlines(clock, (socketId) => this.expiryDue(socketId), (err, socketId) => logger.error({ err, socketId }, 'token expiry check failed'));
   }
 
   /**
@@ -87,7 +87,8 @@ export class SessionService {
     // In the local index before the lookup: a channel the user is added to meanwhile still reaches this socket.
     await this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
     await this.delivery.join(info.socketId, await this.options.topicsOf(info.tenantId, info.userId));
-    this.armExpiry(session);
+    // Closed meanwhile: nothing to expire.
+    if (this.sessions.get(info.socketId) === session) this.armExpiry(session);
     // Without the shared registry the socket still works locally; it is announced again when the backend is back.
     await this.announce(session).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));
   }
