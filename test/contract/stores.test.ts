@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -68,6 +69,25 @@ describe('in PostgreSQL', () => {
     assert.deepEqual(rows.map((r) => r.version), rows.map((_, i) => i + 1));
     await open(url);
     assert.equal((await pool!.query('SELECT version FROM schema_migrations')).rowCount, rows.length, 'a later start finds nothing to do');
+  });
+});
+
+describe('SQLite schema', () => {
+  it('refuses a file that a newer release migrated, and leaves it as it was', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      const db = openSqliteDatabase(file);
+      const current = db.pragma('user_version', { simple: true }) as number;
+      db.pragma(`user_version = ${current + 1}`);
+      db.close();
+      assert.throws(() => openSqliteDatabase(file), /schema version .* this release knows up to/);
+      const raw = new Database(file);
+      assert.equal(raw.pragma('user_version', { simple: true }), current + 1, 'not set back');
+      raw.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

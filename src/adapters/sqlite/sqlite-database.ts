@@ -170,14 +170,19 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   db.pragma('busy_timeout = 5000');
   // Several processes may open the same file at once (workers): the version is read inside
   // the write lock, so exactly one of them migrates.
-  db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    // A file a newer release migrated has data this one would misread (e.g. shared inbox envelopes).
-    if (version > MIGRATIONS.length) {
-      throw new Error(`${file} has schema version ${version}; this release knows up to ${MIGRATIONS.length}. Run the newer release, or restore a backup.`);
-    }
-    for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
-    if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
-  }).immediate();
+  try {
+    db.transaction(() => {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      // A file a newer release migrated has data this one would misread (e.g. shared inbox envelopes).
+      if (version > MIGRATIONS.length) {
+        throw new Error(`${file} has schema version ${version}; this release knows up to ${MIGRATIONS.length}. Run the newer release, or restore a backup.`);
+      }
+      for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
+      if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
 }
