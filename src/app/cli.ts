@@ -3,10 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { mintToken } from '../adapters/jose/mint-token.js';
 import { ConfigError, DEV_JWT_SECRET, loadConfig, type Config } from './config.js';
-import { createProcessorApp } from './processor-app.js';
-import { createSwitchboard } from './switchboard.js';
 import { runSupervisor, WORKER_READY } from './workers.js';
 
 const USAGE = `Usage:
@@ -40,6 +37,7 @@ async function runServer(args: string[], config: Config): Promise<void> {
     runSupervisor({ workers, config, logger: pino({ level: config.logLevel, base: { service: 'switchboard', role: 'primary' } }) });
     return;
   }
+  const { createSwitchboard } = await import('./switchboard.js');
   const app = await createSwitchboard(config);
   const { logger } = app;
   const port = await app.start();
@@ -73,6 +71,7 @@ async function runServer(args: string[], config: Config): Promise<void> {
 
 /** A worker of `--workers`: a full server that takes its connections from the primary. */
 async function runWorker(config: Config): Promise<void> {
+  const { createSwitchboard } = await import('./switchboard.js');
   const app = await createSwitchboard(config);
   const { logger } = app;
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
@@ -93,6 +92,8 @@ async function runWorker(config: Config): Promise<void> {
 
 /** `switchboard processor`: the message processor on its own, until SIGTERM or SIGINT. */
 async function runProcessor(config: Config): Promise<void> {
+  // Each command loads only what it runs (the processor has no Socket.IO, the token command no server).
+  const { createProcessorApp } = await import('./processor-app.js');
   const app = await createProcessorApp(config);
   process.on('unhandledRejection', (err) => app.logger.error({ err }, 'unhandled rejection'));
   const stop = () => {
@@ -118,6 +119,7 @@ async function runToken(args: string[], config: Config): Promise<void> {
   if (config.auth.jwksUrl) throw new Error('The server verifies tokens with SWITCHBOARD_JWKS_URL; mint tokens with your identity provider');
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new Error('--ttl must be a positive whole number of seconds');
+  const { mintToken } = await import('../adapters/jose/mint-token.js');
   const token = await mintToken({ secret: config.auth.secret ?? DEV_JWT_SECRET, user: values.user, tenant: values.tenant, device: values.device, ttlSeconds: ttl });
   process.stdout.write(`${token}\n`);
 }

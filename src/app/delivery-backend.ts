@@ -6,8 +6,6 @@ import { MemoryInbox } from '../adapters/memory/memory-inbox.js';
 import { MemoryMessageSequencer } from '../adapters/memory/memory-message-sequencer.js';
 import { MemoryMessageStore } from '../adapters/memory/memory-message-store.js';
 import type { RedisConnections } from '../adapters/redis/redis-connection.js';
-import { RedisDurableLog } from '../adapters/redis/redis-durable-log.js';
-import { redisLogClient } from '../adapters/redis/redis-log-client.js';
 import { RedisInbox } from '../adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../adapters/redis/redis-message-sequencer.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../adapters/sqlite/sqlite-database.js';
@@ -108,10 +106,13 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
     case 'embedded':
       log = memory ? new MemoryDurableLog(logger) : new SqliteDurableLog(db(), logger);
       break;
-    case 'redis':
+    case 'redis': {
       if (!redis || config.cluster.kind !== 'redis') throw new Error('SWITCHBOARD_LOG=redis needs SWITCHBOARD_REDIS_URL');
+      const { RedisDurableLog } = await import('../adapters/redis/redis-durable-log.js');
+      const { redisLogClient } = await import('../adapters/redis/redis-log-client.js');
       log = new RedisDurableLog(redisLogClient(redis.pubClient, config.cluster.mode), logger);
       break;
+    }
     case 'kafka': {
       const { KafkaDurableLog } = await import('../adapters/kafka/kafka-durable-log.js');
       log = new KafkaDurableLog({ kafka: { brokers: logKind.brokers, clientId: 'switchboard' } }, logger);

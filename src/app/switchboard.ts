@@ -23,8 +23,6 @@ import { DeviceStreams } from '../core/delivery/device-streams.js';
 import { InboxRetentionSweeper } from '../core/delivery/inbox-retention.js';
 import { MessageProcessor, PROCESSOR_DEFAULTS } from '../core/processor/message-processor.js';
 import { createFastJwtTokenVerifier } from '../adapters/fast-jwt/fast-jwt-token-verifier.js';
-import { createJoseTokenVerifier } from '../adapters/jose/jose-token-verifier.js';
-import { mintToken } from '../adapters/jose/mint-token.js';
 import { systemClock } from '../adapters/system/system-clock.js';
 import { createUlidGenerator } from '../adapters/system/ulid-generator.js';
 import { registerDemoRoutes } from '../transport/http/demo-routes.js';
@@ -63,7 +61,10 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   const stores = await createDeliveryBackend(config, cluster.redis, logger);
   const local = new LocalConnections();
   const { jwksUrl, secret, issuer, audience } = config.auth;
-  const verifier = jwksUrl ? createJoseTokenVerifier({ jwksUrl, issuer, audience }) : createFastJwtTokenVerifier({ secret: secret ?? '', issuer, audience });
+  // jose (JWKS, and minting in dev mode) is loaded only when used.
+  const verifier = jwksUrl
+    ? (await import('../adapters/jose/jose-token-verifier.js')).createJoseTokenVerifier({ jwksUrl, issuer, audience })
+    : createFastJwtTokenVerifier({ secret: secret ?? '', issuer, audience });
 
   const http = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -198,7 +199,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   registerDemoRoutes(http, {
     pagePath: new URL('../../public/index.html', import.meta.url),
     mintToken: config.devMode && config.auth.secret
-      ? (c) => mintToken({ secret: config.auth.secret!, user: c.user, tenant: c.tenant, device: c.device })
+      ? async (c) => (await import('../adapters/jose/mint-token.js')).mintToken({ secret: config.auth.secret!, user: c.user, tenant: c.tenant, device: c.device })
       : undefined,
   });
 
