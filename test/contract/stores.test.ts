@@ -15,6 +15,7 @@ import { SqliteDurableLog } from '../../src/adapters/sqlite/sqlite-durable-log.j
 import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
 import { SqliteMessageSequencer } from '../../src/adapters/sqlite/sqlite-message-sequencer.js';
 import { SqliteMessageStore } from '../../src/adapters/sqlite/sqlite-message-store.js';
+import { sqliteWriter } from '../../src/adapters/sqlite/sqlite-writer.js';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
 import type { Message } from '../../src/domain/model.js';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
@@ -139,6 +140,21 @@ describe('SQLite group commit', () => {
       assert.deepEqual((await messages.page(tenantId, asConversationId('c'), { limit: 10 })).map((m) => m.content), ['m1', 'm2', 'm3', 'm4', 'm6']);
     } finally {
       db.close();
+    }
+  });
+
+  it('commits what is queued at once on flush, so a closing database loses no write', async () => {
+    const db = openSqliteDatabase(join(dir, 'flush.sqlite'));
+    const messages = new SqliteMessageStore(db);
+    const inserted = messages.insert([message(1), message(2)]);
+    sqliteWriter(db).flush();
+    db.close();
+    assert.equal(await inserted, 2, 'resolved as committed');
+    const reopened = openSqliteDatabase(join(dir, 'flush.sqlite'));
+    try {
+      assert.deepEqual((await new SqliteMessageStore(reopened).page(tenantId, asConversationId('c'), { limit: 10 })).map((m) => m.content), ['m1', 'm2']);
+    } finally {
+      reopened.close();
     }
   });
 
