@@ -23,6 +23,8 @@ import { API_KEY, SECRET, token } from '../helpers/harness.js';
 import { onLogLines, type LogLine } from '../helpers/log-lines.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { prng } from '../helpers/prng.js';
+import { PROCESSOR_DEFAULTS } from '../../src/core/processor/message-processor.js';
 
 /** Messages sent in total, and how many are handed to the SDK per second. */
 const TOTAL = 3000;
@@ -37,22 +39,10 @@ const SERVER_KILL_AT = 0.35;
 const BACKLOG = 300;
 const TENANT = 'acme';
 const PARTITIONS = 16; // RedisDurableLog's default
-const GROUP = 'processor'; // PROCESSOR_DEFAULTS.group
+const GROUP = PROCESSOR_DEFAULTS.group;
 const SEED = Number(process.env.SWITCHBOARD_CRASH_SEED ?? 20240601);
 
 const FAST = { baseMs: 20, maxMs: 250 };
-
-/** Small, seeded PRNG (mulberry32), so a run can be repeated with SWITCHBOARD_CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Re-checks conditions whenever something they depend on changed; every wait has a timeout. */
 class Progress {

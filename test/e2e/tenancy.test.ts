@@ -3,18 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
 import { API_KEY, call, closeClients, connect, createRoom, fails, next, ok, record, settle, startServer, token, type TestServer } from '../helpers/harness.js';
-
-/** A small deterministic PRNG (mulberry32): a failing run replays from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 /*
  * Tenant ids and user ids overlap on purpose: every user id exists in every tenant, and

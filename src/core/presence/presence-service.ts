@@ -36,8 +36,7 @@ export class PresenceService {
 
   async connected(p: Principal, socketId: SocketId): Promise<void> {
     const sessions = await this.store.addSession(p.tenantId, p.userId, socketId, this.nowIso());
-    // Usually nobody follows a user who just came online on a single node: then no event is built.
-    if (sessions === 1 && this.router.topicHasListeners(presenceTopic(p.tenantId, p.userId))) await this.publish(p.tenantId, p.userId);
+    if (sessions === 1) await this.publishIfFollowed(p.tenantId, p.userId);
   }
 
   /** Removes the session after the grace period; publishes `offline` if it was the last. */
@@ -95,10 +94,15 @@ export class PresenceService {
   private async leave(p: Principal, socketId: SocketId): Promise<void> {
     try {
       const sessions = await this.store.removeSession(p.tenantId, p.userId, socketId, this.nowIso());
-      if (sessions === 0 && this.router.topicHasListeners(presenceTopic(p.tenantId, p.userId))) await this.publish(p.tenantId, p.userId);
+      if (sessions === 0) await this.publishIfFollowed(p.tenantId, p.userId);
     } catch (err) {
       this.logger.warn({ err, userId: p.userId }, 'presence leave failed');
     }
+  }
+
+  /** Usually nobody follows a user who comes or goes on a single node: then nothing is read or built. */
+  private async publishIfFollowed(tenantId: TenantId, userId: UserId): Promise<void> {
+    if (this.router.topicHasListeners(presenceTopic(tenantId, userId))) await this.publish(tenantId, userId);
   }
 
   private async publish(tenantId: TenantId, userId: UserId): Promise<Presence> {

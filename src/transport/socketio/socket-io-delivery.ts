@@ -1,4 +1,5 @@
 import type { DefaultEventsMap, Server } from 'socket.io';
+import { Encoder, PacketType } from 'socket.io-parser';
 import { DISCONNECT_REASONS, type DisconnectCode } from '../../domain/disconnect.js';
 import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
@@ -10,16 +11,13 @@ import type { SocketData } from './socket-data.js';
 /** Server-to-server event that applies a topic membership change on every server. */
 const MEMBERSHIP_EVENT = 'switchboard:membership';
 
+/** Socket.IO's own packet encoder, as its broadcasts use it. */
+const encoder = new Encoder();
 
-/** The Socket.IO text packet of an event, or null when the arguments hold binary data. */
+/** The Socket.IO text packet of an event, or null when the arguments hold binary data (sent as attachments). */
 function encodeEventText(event: string, data: object): string | null {
-  let binary = false;
-  const json = JSON.stringify([event, data], function (this: Record<string, unknown>, key, value: unknown) {
-    const original = this[key];
-    if (ArrayBuffer.isView(original) || original instanceof ArrayBuffer) binary = true;
-    return value;
-  });
-  return binary ? null : `2${json}`;
+  const [text, ...attachments] = encoder.encode({ type: PacketType.EVENT, nsp: '/', data: [event, data] });
+  return attachments.length === 0 && typeof text === 'string' ? text : null;
 }
 
 /** LocalDelivery over Socket.IO: one `emit` per call, so the envelope is encoded once however many sockets receive it. */
@@ -45,10 +43,9 @@ export class SocketIoDelivery implements LocalDelivery {
   }
 
   /**
-   * Encodes `[action, envelope]` once as the Socket.IO EVENT packet Socket.IO itself would
-   * write (protocol v5: type `2`, main namespace, JSON), and adds each group's offset to the
-   * encoded text: a member of a group of 1000 costs a string concatenation, not a
-   * JSON.stringify of the whole envelope. Envelopes with binary data take Socket.IO's own
+   * Encodes `[action, envelope]` once with Socket.IO's encoder (an EVENT packet of the main
+   * namespace: `2` and JSON), and adds each group's offset to the encoded text: a member of
+   * a group of 1000 costs a string concatenation, not a JSON.stringify of the whole envelope. Envelopes with binary data take Socket.IO's own
    * encoding (attachments travel as separate frames), once per group.
    */
   emitEach(groups: readonly OffsetGroup[], envelope: Envelope): void {
