@@ -14,6 +14,7 @@ import { sqliteWriter } from '../adapters/sqlite/sqlite-writer.js';
 import { SqliteConversationStore } from '../adapters/sqlite/sqlite-conversation-store.js';
 import { SqliteDurableLog } from '../adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../adapters/sqlite/sqlite-inbox.js';
+import { SqliteJournalSequencer } from '../adapters/sqlite/sqlite-journal-sequencer.js';
 import { SqliteMessageSequencer } from '../adapters/sqlite/sqlite-message-sequencer.js';
 import { SqliteMessageStore } from '../adapters/sqlite/sqlite-message-store.js';
 import type { ConversationStore } from '../ports/conversation-store.js';
@@ -63,11 +64,13 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
 
   let conversations: ConversationStore;
   let messages: MessageStore;
+  /** The SQLite store, when messages live in the SQLite file. */
+  let sqliteMessages: SqliteMessageStore | null = null;
   const store = config.store;
   switch (store.kind) {
     case 'sqlite':
       conversations = new SqliteConversationStore(db());
-      messages = new SqliteMessageStore(db());
+      messages = sqliteMessages = new SqliteMessageStore(db());
       break;
     case 'memory':
       conversations = new MemoryConversationStore();
@@ -127,9 +130,13 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
 
   // Sequence numbers and inboxes must be shared by every server: in Redis when the cluster
   // runs on it (the embedded log keeps sequencing next to itself in SQLite, in one file).
-  const sequencer: MessageSequencer = memory
-    ? new MemoryMessageSequencer()
-    : redis && logKind.kind !== 'embedded' ? new RedisMessageSequencer(redis.commands, { floor: async (t, c) => (await messages.page(t, c, { limit: 1 }))[0]?.seq ?? 0 }) : new SqliteMessageSequencer(db());
+  // When the embedded log and the store are that one file, accepting a message stores it:
+  // the embedded journal (docs/decisions/005).
+  let sequencer: MessageSequencer;
+  if (memory) sequencer = new MemoryMessageSequencer();
+  else if (redis && logKind.kind !== 'embedded') sequencer = new RedisMessageSequencer(redis.commands, { floor: async (t, c) => (await messages.page(t, c, { limit: 1 }))[0]?.seq ?? 0 });
+  else if (sqliteMessages) sequencer = new SqliteJournalSequencer(db(), sqliteMessages, logger);
+  else sequencer = new SqliteMessageSequencer(db());
   const inbox: Inbox = redis ? new RedisInbox(redis.commands, retention) : memory ? new MemoryInbox(retention) : new SqliteInbox(db(), retention);
 
   return {

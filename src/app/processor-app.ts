@@ -23,6 +23,11 @@ export async function createProcessorApp(config: Config): Promise<ProcessorApp> 
   const logger = pino({ level: config.logLevel, base: { service: 'switchboard', role: 'processor' } });
   const redis = config.cluster.kind === 'redis' ? await connectRedis(config.cluster, logger) : null;
   const backend = await createDeliveryBackend(config, redis, logger);
+  if (backend.sequencer.storesOnAccept) {
+    await backend.close();
+    await redis?.close();
+    throw new Error('With the embedded log and the SQLite store, the server stores each message as it accepts it: there is no log to process (docs/decisions/005)');
+  }
   const consumer = config.serverId ?? `processor-${hostname()}-${process.pid}`;
   const processor = new MessageProcessor(backend.log, backend.messages, backend.sequencer, logger, { ...PROCESSOR_DEFAULTS, consumer });
   return {

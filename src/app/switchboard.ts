@@ -94,7 +94,8 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   });
   const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats, { inbox: stores.inbox, streams, counters, clock });
   const retention = new InboxRetentionSweeper(stores.inbox, counters, clock, logger, { everyMs: 60_000, inboxesPerRound: 1000 });
-  const processor = config.processor === 'inline'
+  // The embedded journal stores messages as it accepts them: no processor to run.
+  const processor = config.processor === 'inline' && !stores.sequencer.storesOnAccept
     ? new MessageProcessor(stores.log, stores.messages, stores.sequencer, logger, { ...PROCESSOR_DEFAULTS, consumer: serverId })
     : null;
   const conversations = new ConversationService(stores.conversations, membership, stores.messages, stores.sequencer, router, envelopes, ids, clock);

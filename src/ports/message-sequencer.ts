@@ -13,8 +13,15 @@ import type { NewMessage } from './message-store.js';
  *   `duplicate: true`; otherwise the message gets the conversation's next seq (1, 2, 3…,
  *   never repeated) and enters the tail.
  * - A message stays in the tail until `stored` covers its seq.
+ *
+ * A sequencer that `storesOnAccept` (the embedded journal, docs/decisions/005) writes the
+ * message into the store in the same atomic step: the message needs no durable log and no
+ * processor, its tail is always empty, and a client message id is remembered for as long as
+ * its message is stored.
  */
 export interface MessageSequencer {
+  /** Whether `accept` also stores the message, durably, so that nothing else has to. */
+  readonly storesOnAccept: boolean;
   accept(message: NewMessage): Promise<{ message: Message; duplicate: boolean }>;
   /** Accepted messages the store may not have yet, ascending by seq. */
   recent(tenantId: TenantId, conversationId: ConversationId): Promise<Message[]>;

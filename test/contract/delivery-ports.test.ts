@@ -11,7 +11,9 @@ import { RedisInbox } from '../../src/adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../../src/adapters/redis/redis-message-sequencer.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
+import { SqliteJournalSequencer } from '../../src/adapters/sqlite/sqlite-journal-sequencer.js';
 import { SqliteMessageSequencer } from '../../src/adapters/sqlite/sqlite-message-sequencer.js';
+import { SqliteMessageStore } from '../../src/adapters/sqlite/sqlite-message-store.js';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { inboxContract } from './inbox.contract.js';
@@ -22,7 +24,7 @@ const quiet = { debug: () => undefined, info: () => undefined, warn: () => undef
 
 describe('in memory', () => {
   inboxContract('memory', async (retention) => new MemoryInbox(retention));
-  messageSequencerContract('memory', async (options) => new MemoryMessageSequencer(options));
+  messageSequencerContract('memory', async (options) => ({ sequencer: new MemoryMessageSequencer(options) }));
 });
 
 describe('in SQLite', () => {
@@ -42,7 +44,29 @@ describe('in SQLite', () => {
   });
 
   inboxContract('sqlite', async (retention) => new SqliteInbox(open()[0]!, retention));
-  messageSequencerContract('sqlite', async (options) => new SqliteMessageSequencer(open()[0]!, options));
+  messageSequencerContract('sqlite', async (options) => ({ sequencer: new SqliteMessageSequencer(open()[0]!, options) }));
+  messageSequencerContract('sqlite journal (stores on accept)', async () => {
+    const db = open()[0]!;
+    const store = new SqliteMessageStore(db);
+    return { sequencer: new SqliteJournalSequencer(db, store, quiet), store };
+  });
+
+  it('journal: takes over a file of the log-and-processor path without losing or renumbering a message', async () => {
+    const [db] = open();
+    const tail = new SqliteMessageSequencer(db!);
+    const sent = (n: number) => ({ tenantId: asTenantId('acme'), conversationId: asConversationId('c'), id: asMessageId(`m${n}`), senderId: asUserId('ann'), clientMessageId: `cm${n}`, type: 'text' as const, content: `hello ${n}`, metadata: {}, attachment: null, replyTo: null, createdAt: '2026-01-01T00:00:00.000Z' });
+    const accepted = [];
+    for (let n = 1; n <= 3; n++) accepted.push((await tail.accept(sent(n))).message);
+    const store = new SqliteMessageStore(db!);
+    // The processor had stored the first only.
+    await store.insert([accepted[0]!]);
+    await tail.stored([accepted[0]!]);
+    const journal = new SqliteJournalSequencer(db!, store, quiet);
+    assert.deepEqual(await store.page(asTenantId('acme'), asConversationId('c'), { limit: 10 }), accepted, 'the unstored ones are in the store');
+    assert.deepEqual(await tail.recent(asTenantId('acme'), asConversationId('c')), [], 'and out of the old tail');
+    assert.deepEqual(await journal.accept(sent(2)), { message: accepted[1], duplicate: true }, 'a repeat from before the switch is still a repeat');
+    assert.equal((await journal.accept(sent(4))).message.seq, 4, 'numbering goes on');
+  });
 
   it('shares offsets and seqs between connections to one file', async () => {
     const [a, b] = open(2);
@@ -104,7 +128,7 @@ describe('on a real redis-server', () => {
   const redis = redisFixture();
   beforeEach(() => redis.flush());
   inboxContract('redis', async (retention) => new RedisInbox((await redis.connect()).commands, retention));
-  messageSequencerContract('redis', async (options) => new RedisMessageSequencer((await redis.connect()).commands, options));
+  messageSequencerContract('redis', async (options) => ({ sequencer: new RedisMessageSequencer((await redis.connect()).commands, options) }));
 
   it('numbers on from the store when Redis has no counter (a new conversation, or Redis lost its data), asking the store once', async () => {
     const asked: string[] = [];
@@ -154,5 +178,5 @@ describe('on a real Redis Cluster', () => {
     );
   });
   inboxContract('redis cluster', async (retention) => new RedisInbox(connection.commands, retention));
-  messageSequencerContract('redis cluster', async (options) => new RedisMessageSequencer(connection.commands, options));
+  messageSequencerContract('redis cluster', async (options) => ({ sequencer: new RedisMessageSequencer(connection.commands, options) }));
 });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
 import type { Message } from '../../src/domain/model.js';
 import type { MessageSequencer } from '../../src/ports/message-sequencer.js';
-import type { NewMessage } from '../../src/ports/message-store.js';
+import type { MessageStore, NewMessage } from '../../src/ports/message-store.js';
 
 const acme = asTenantId('acme');
 const globex = asTenantId('globex');
@@ -42,15 +42,38 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
   }
 }
 
-/** The behaviour every MessageSequencer must have, run against each implementation on an empty backend. */
-export function messageSequencerContract(name: string, make: (options?: { dedupWindowMs?: number }) => Promise<MessageSequencer>): void {
+/** A sequencer under test; one that stores on accept comes with the store it writes. */
+export interface SequencerSubject {
+  sequencer: MessageSequencer;
+  store?: MessageStore;
+}
+
+/**
+ * The behaviour every MessageSequencer must have, run against each implementation on an
+ * empty backend. "Kept" is the tail, or for a sequencer that stores on accept, the store
+ * (its tail must stay empty).
+ */
+export function messageSequencerContract(name: string, makeSubject: (options?: { dedupWindowMs?: number }) => Promise<SequencerSubject>): void {
+  let subject: SequencerSubject;
+  const make = async (options?: { dedupWindowMs?: number }) => {
+    subject = await makeSubject(options);
+    return subject.sequencer;
+  };
+  /** The accepted messages that reads see before a processor ran, ascending by seq. */
+  const kept = async (t: typeof acme, conversationId: ReturnType<typeof c>): Promise<Message[]> => {
+    const recent = await subject.sequencer.recent(t, conversationId);
+    if (!subject.sequencer.storesOnAccept) return recent;
+    assert.deepEqual(recent, [], 'a sequencer that stores on accept has no tail');
+    assert.ok(subject.store, 'a sequencer that stores on accept is tested with its store');
+    return subject.store.page(t, conversationId, { limit: 1000 });
+  };
   describe(`MessageSequencer contract: ${name}`, () => {
-    it('numbers concurrent accepts 1..n without gaps or repeats, and keeps them in the tail in seq order', async () => {
+    it('numbers concurrent accepts 1..n without gaps or repeats, and keeps them in seq order', async () => {
       const sequencer = await make();
       const accepted = await Promise.all(Array.from({ length: 50 }, () => sequencer.accept(draft())));
       assert.ok(accepted.every((a) => !a.duplicate));
       assert.deepEqual(seqsOf(accepted.map((a) => a.message)).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
-      const recent = await sequencer.recent(acme, c('general'));
+      const recent = await kept(acme, c('general'));
       assert.deepEqual(seqsOf(recent), Array.from({ length: 50 }, (_, i) => i + 1));
       assert.deepEqual(recent, [...accepted.map((a) => a.message)].sort((a, b) => a.seq - b.seq));
       assert.deepEqual(await sequencer.lastSeqs(acme, [c('general')]), new Map([[c('general'), 50]]));
@@ -62,7 +85,7 @@ export function messageSequencerContract(name: string, make: (options?: { dedupW
       const { message, duplicate } = await sequencer.accept(sent);
       const expected: Message = { ...sent, seq: 1, editedAt: null, deletedAt: null, reactions: [] };
       assert.deepEqual([message, duplicate], [expected, false]);
-      const [inTail] = await sequencer.recent(acme, c('general'));
+      const [inTail] = await kept(acme, c('general'));
       assert.deepEqual(inTail, expected);
       assert.equal(Object.getPrototypeOf(inTail!.attachment), Uint8Array.prototype, 'a plain Uint8Array, not a Buffer');
       assert.deepEqual((await sequencer.accept({ ...sent, id: asMessageId('retry') })).message, expected);
@@ -88,7 +111,7 @@ export function messageSequencerContract(name: string, make: (options?: { dedupW
       const first = results.find((r) => !r.duplicate)!.message;
       for (const r of results) assert.deepEqual(r.message, first);
       assert.equal(first.seq, 1);
-      assert.deepEqual(seqsOf(await sequencer.recent(acme, c('general'))), [1]);
+      assert.deepEqual(seqsOf(await kept(acme, c('general'))), [1]);
     });
 
     it('tells apart senders that use the same client message id', async () => {
@@ -105,6 +128,13 @@ export function messageSequencerContract(name: string, make: (options?: { dedupW
       const messages: Message[] = [];
       for (let i = 0; i < 5; i++) messages.push((await sequencer.accept(draft())).message);
       await sequencer.stored([messages[1]!, messages[3]!]);
+      if (sequencer.storesOnAccept) {
+        // Nothing waits for a processor: the store has all five from the start, and keeps them.
+        assert.deepEqual(seqsOf(await kept(acme, c('general'))), [1, 2, 3, 4, 5]);
+        await sequencer.stored(messages);
+        assert.deepEqual(await subject.store!.page(acme, c('general'), { limit: 10 }), messages);
+        return;
+      }
       assert.deepEqual(seqsOf(await sequencer.recent(acme, c('general'))), [1, 3, 5]);
       await sequencer.stored([{ ...messages[0]!, conversationId: c('random') }, { ...messages[2]!, tenantId: globex }]);
       assert.deepEqual(seqsOf(await sequencer.recent(acme, c('general'))), [1, 3, 5], 'another conversation’s seqs leave this tail alone');
@@ -126,9 +156,16 @@ export function messageSequencerContract(name: string, make: (options?: { dedupW
       assert.deepEqual(await sequencer.lastSeqs(acme, []), new Map());
     });
 
-    it('forgets a client message id once the dedup window has passed', async () => {
+    it('forgets a client message id once the dedup window has passed (or, storing on accept, remembers it while stored)', async () => {
       const sequencer = await make({ dedupWindowMs: 150 });
       const sent = draft();
+      if (sequencer.storesOnAccept) {
+        const first = await sequencer.accept(sent);
+        const repeat = await sequencer.accept({ ...sent, id: asMessageId('long-after'), content: 'changed' });
+        assert.deepEqual(repeat, { message: first.message, duplicate: true });
+        assert.deepEqual((await kept(acme, c('general'))).map((m) => [m.id, m.content]), [[first.message.id, sent.content]]);
+        return;
+      }
       const first = await sequencer.accept(sent);
       await sequencer.stored([first.message]);
       let again: { message: Message; duplicate: boolean } | undefined;
@@ -150,7 +187,7 @@ export function messageSequencerContract(name: string, make: (options?: { dedupW
       const g = await sequencer.accept({ ...sent, tenantId: globex, id: asMessageId('g1') });
       assert.deepEqual([a.duplicate, g.duplicate, a.message.seq, g.message.seq], [false, false, 1, 1]);
       await sequencer.accept(draft());
-      assert.deepEqual(seqsOf(await sequencer.recent(globex, c('general'))), [1]);
+      assert.deepEqual(seqsOf(await kept(globex, c('general'))), [1]);
       assert.deepEqual(await sequencer.lastSeqs(globex, [c('general')]), new Map([[c('general'), 1]]));
       assert.deepEqual(await sequencer.lastSeqs(acme, [c('general')]), new Map([[c('general'), 2]]));
     });

@@ -201,7 +201,8 @@ describe('durable acceptance', () => {
   let server: TestServer;
   before(async () => {
     // No processor: accepted messages stay in the log, and history must still show them.
-    server = await startServer({ SWITCHBOARD_PROCESSOR: 'external' });
+    // (With the SQLite store, the embedded journal stores them as it accepts them.)
+    server = await startServer({ SWITCHBOARD_PROCESSOR: 'external', SWITCHBOARD_STORE: 'memory' });
   });
   after(() => server.dispose());
   afterEach(() => closeClients());

@@ -30,6 +30,7 @@ interface ConversationState {
  * the SQLite sequencer does.
  */
 export class MemoryMessageSequencer implements MessageSequencer {
+  readonly storesOnAccept = false;
   private readonly options: MemoryMessageSequencerOptions;
   private readonly conversations = new Map<string, ConversationState>();
   private readonly accepted = new Map<string, Accepted>();

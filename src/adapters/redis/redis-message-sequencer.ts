@@ -60,6 +60,7 @@ return 1`;
  * reused after Redis lost its data — as far as the store has caught up with the log.
  */
 export class RedisMessageSequencer implements MessageSequencer {
+  readonly storesOnAccept = false;
   private readonly options: RedisMessageSequencerOptions;
 
   constructor(

@@ -32,6 +32,7 @@ interface AcceptedRow {
  * is stored and the window has passed since it was accepted.
  */
 export class SqliteMessageSequencer implements MessageSequencer {
+  readonly storesOnAccept = false;
   private readonly options: SqliteMessageSequencerOptions;
   private readonly q;
   private readonly writer: SqliteWriter;

@@ -42,6 +42,9 @@ export class SqliteMessageStore implements MessageStore {
          ON CONFLICT DO NOTHING`,
       ),
       get: db.prepare<[string, string, string], MessageRow>('SELECT * FROM messages WHERE tenant_id = ? AND conversation_id = ? AND id = ?'),
+      sent: db.prepare<[string, string, string, string], MessageRow>(
+        'SELECT * FROM messages WHERE tenant_id = ? AND conversation_id = ? AND sender_id = ? AND client_message_id = ?',
+      ),
       edit: db.prepare('UPDATE messages SET content = ?, metadata = coalesce(?, metadata), edited_at = ? WHERE tenant_id = ? AND conversation_id = ? AND id = ?'),
       del: db.prepare(
         `UPDATE messages SET content = '', metadata = '{}', attachment = NULL, deleted_at = coalesce(deleted_at, ?)
@@ -88,14 +91,23 @@ export class SqliteMessageStore implements MessageStore {
 
   private insertAll(messages: readonly Message[]): number {
     let inserted = 0;
-    for (const m of messages) {
-      inserted += this.q.insert.run({
-        ...m,
-        metadata: JSON.stringify(m.metadata),
-        attachment: m.attachment ? Buffer.from(m.attachment) : null,
-      }).changes;
-    }
+    for (const m of messages) if (this.insertNow(m)) inserted++;
     return inserted;
+  }
+
+  /**
+   * Inserts one message in the caller's transaction (the journal's accept); false if a
+   * message of its seq, id or (sender, client message id) is stored already.
+   */
+  insertNow(m: Message): boolean {
+    const params = { ...m, metadata: JSON.stringify(m.metadata), attachment: m.attachment ? Buffer.from(m.attachment) : null };
+    return this.q.insert.run(params).changes === 1;
+  }
+
+  /** The stored message its sender sent with this client message id, in the caller's transaction. */
+  sentNow(t: TenantId, c: ConversationId, senderId: UserId, clientMessageId: string): Message | null {
+    const row = this.q.sent.get(t, c, senderId, clientMessageId);
+    return row ? this.withReactions(row) : null;
   }
 
   async get(t: TenantId, c: ConversationId, id: MessageId): Promise<Message | null> {

@@ -49,7 +49,8 @@ export class MessageService {
   }
 
   /**
-   * Accepts the message (dedup, next sequence number), appends it to the durable log, keeps
+   * Accepts the message (dedup, next sequence number), appends it to the durable log (unless
+   * the sequencer stored it already: the embedded journal), keeps
    * it in every member's inbox and delivers `message:new`; resolves only then, so the answer
    * means "durably accepted" (docs/protocol.md §12). A repeat of the same clientMessageId
    * gets the first message back and is appended and delivered again (at-least-once: the
@@ -85,7 +86,7 @@ export class MessageService {
       createdAt: new Date(this.clock.now()).toISOString(),
     });
     try {
-      await this.log.append([message]);
+      if (!this.sequencer.storesOnAccept) await this.log.append([message]);
     } catch (err) {
       throw new SwitchboardError('UNAVAILABLE', 'The message could not be made durable; send it again with the same clientMessageId', { cause: String(err) });
     }
