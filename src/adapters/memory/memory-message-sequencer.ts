@@ -50,6 +50,8 @@ export class MemoryMessageSequencer implements MessageSequencer {
     const conversation = this.conversation(m.tenantId, m.conversationId);
     const message: Message = { ...structuredClone(m), seq: ++conversation.lastSeq, editedAt: null, deletedAt: null, reactions: [] };
     const entry: Accepted = { message, acceptedAt: now, stored: false };
+    // Deleted first so that the map stays in acceptance order (prune relies on it).
+    this.accepted.delete(key);
     this.accepted.set(key, entry);
     conversation.tail.set(message.seq, entry);
     return { message: structuredClone(message), duplicate: false };
@@ -88,6 +90,10 @@ export class MemoryMessageSequencer implements MessageSequencer {
     if (now - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = now;
     const before = now - this.options.dedupWindowMs;
-    for (const [key, a] of this.accepted) if (a.stored && a.acceptedAt <= before) this.accepted.delete(key);
+    // Oldest first: stop at the first one inside the window instead of visiting them all.
+    for (const [key, a] of this.accepted) {
+      if (a.acceptedAt > before) break;
+      if (a.stored) this.accepted.delete(key);
+    }
   }
 }
