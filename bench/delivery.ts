@@ -18,11 +18,11 @@ import { runCase, type CaseResult, type LoadSettings, type PathCase, type PhaseR
 
 const CASES: PathCase[] = [
   { key: 'bare', name: 'bare Socket.IO relay', kind: 'bare', env: {}, redis: false, processor: false, servers: 1, backlog: 'none' },
-  { key: 'embedded', name: 'Switchboard, embedded (SQLite log, sequencer, inbox, store; inline processor)', kind: 'switchboard', env: {}, redis: false, processor: false, servers: 1, backlog: 'inline' },
+  { key: 'embedded', name: 'Switchboard, embedded (SQLite journal: sequencer and store in one step; SQLite inbox)', kind: 'switchboard', env: {}, redis: false, processor: false, servers: 1, backlog: 'none' },
   { key: 'embedded-memory', name: 'Switchboard, STORE=memory (memory log, sequencer, inbox, store; inline processor)', kind: 'switchboard', env: { SWITCHBOARD_STORE: 'memory' }, redis: false, processor: false, servers: 1, backlog: 'inline' },
   { key: 'redis-log', name: 'Switchboard, LOG=redis + `switchboard processor` (Redis sequencer, inbox; SQLite store)', kind: 'switchboard', env: { SWITCHBOARD_LOG: 'redis' }, redis: true, processor: true, servers: 1, backlog: 'redis-log' },
   { key: 'redis-log-2', name: 'Switchboard ×2, LOG=redis + `switchboard processor`, recipient on the other server', kind: 'switchboard', env: { SWITCHBOARD_LOG: 'redis' }, redis: true, processor: true, servers: 2, backlog: 'redis-log' },
-  { key: 'embedded-redis', name: 'Switchboard, embedded log + REDIS_URL (cluster mode: SQLite log + sequencer, Redis inbox, registry)', kind: 'switchboard', env: {}, redis: true, processor: false, servers: 1, backlog: 'inline' },
+  { key: 'embedded-redis', name: 'Switchboard, embedded log + REDIS_URL (cluster mode: SQLite journal, Redis inbox, registry)', kind: 'switchboard', env: {}, redis: true, processor: false, servers: 1, backlog: 'none' },
 ];
 const QUICK_CASES = new Set(['bare', 'embedded', 'redis-log']);
 

@@ -8,7 +8,7 @@ const STEPS = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25];
 /**
  * Point-to-point chat through the full path. `pairs` direct conversations, both sides
  * sending ~200-byte messages to each other. Switchboard does it all: JWT auth at connect,
- * validation, membership, sequence number, durable log and store (SQLite), inbox, ack,
+ * validation, membership, sequence number and store (the SQLite journal), inbox, ack,
  * delivery. The relays only route.
  *
  * Search: a short flood (every sender with 4 unacknowledged) estimates the ceiling; rates
@@ -85,7 +85,7 @@ export async function pointToPoint(o: BenchOptions, report: Report): Promise<voi
   report.set(scenario, 'steps', steps);
   report.table(scenario, `Point-to-point rate search: ${o.pairs} conversations, both sides sending, ${o.messageBytes}-byte messages`, steps);
   report.table(scenario, `Point-to-point chat, full path: highest rate holding p99 < 100 ms (send → delivery) for ${o.hold} s`, rows,
-    'Switchboard: auth, validation, membership, sequence, durable log and store (SQLite), inbox, ack, delivery. The relays only route. The rates are messages per second over all conversations.');
+    'Switchboard: auth, validation, membership, sequence and store (the SQLite journal, one transaction), inbox, ack, delivery. The relays only route. The rates are messages per second over all conversations.');
   const budget: Row[] = [
     { check: 'point-to-point rate at p99 < 100 ms, Switchboard / bare Socket.IO', ratio: verdict(ratio(best.switchboard, best.sio), 0.7, 'min') },
     { check: 'point-to-point rate, bare Socket.IO / raw ws', ratio: round(ratio(best.sio, best.raw), 2) ?? 'n/a' },

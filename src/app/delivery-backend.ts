@@ -135,7 +135,7 @@ export async function createDeliveryBackend(config: Config, redis: RedisConnecti
   let sequencer: MessageSequencer;
   if (memory) sequencer = new MemoryMessageSequencer();
   else if (redis && logKind.kind !== 'embedded') sequencer = new RedisMessageSequencer(redis.commands, { floor: async (t, c) => (await messages.page(t, c, { limit: 1 }))[0]?.seq ?? 0 });
-  else if (sqliteMessages) sequencer = new SqliteJournalSequencer(db(), sqliteMessages, logger);
+  else if (logKind.kind === 'embedded' && sqliteMessages) sequencer = new SqliteJournalSequencer(db(), sqliteMessages, logger);
   else sequencer = new SqliteMessageSequencer(db());
   const inbox: Inbox = redis ? new RedisInbox(redis.commands, retention) : memory ? new MemoryInbox(retention) : new SqliteInbox(db(), retention);
 

@@ -10,10 +10,12 @@ import { connectRedis, type RedisConnections } from '../../src/adapters/redis/re
 import { RedisInbox } from '../../src/adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../../src/adapters/redis/redis-message-sequencer.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import { SqliteDurableLog } from '../../src/adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
 import { SqliteJournalSequencer } from '../../src/adapters/sqlite/sqlite-journal-sequencer.js';
 import { SqliteMessageSequencer } from '../../src/adapters/sqlite/sqlite-message-sequencer.js';
 import { SqliteMessageStore } from '../../src/adapters/sqlite/sqlite-message-store.js';
+import { sqliteWriter } from '../../src/adapters/sqlite/sqlite-writer.js';
 import { asConversationId, asMessageId, asTenantId, asUserId } from '../../src/domain/ids.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { inboxContract } from './inbox.contract.js';
@@ -66,6 +68,56 @@ describe('in SQLite', () => {
     assert.deepEqual(await tail.recent(asTenantId('acme'), asConversationId('c')), [], 'and out of the old tail');
     assert.deepEqual(await journal.accept(sent(2)), { message: accepted[1], duplicate: true }, 'a repeat from before the switch is still a repeat');
     assert.equal((await journal.accept(sent(4))).message.seq, 4, 'numbering goes on');
+  });
+
+  describe('journal', () => {
+    const journalOn = () => {
+      const [db] = open();
+      const store = new SqliteMessageStore(db!);
+      return { db: db!, store, journal: new SqliteJournalSequencer(db!, store, quiet) };
+    };
+    const sent = (n: number) => ({ tenantId: asTenantId('acme'), conversationId: asConversationId('c'), id: asMessageId(`j${n}`), senderId: asUserId('ann'), clientMessageId: `jc${n}`, type: 'text' as const, content: `hello ${n}`, metadata: {}, attachment: null, replyTo: null, createdAt: '2026-01-01T00:00:00.000Z' });
+
+    it('continues after the newest stored seq when its counter is behind the store', async () => {
+      const { store, journal } = journalOn();
+      // Messages numbered elsewhere (a Redis sequencer) and stored by a processor.
+      await store.insert([1, 2, 3].map((n) => ({ ...sent(n), seq: n, editedAt: null, deletedAt: null, reactions: [] })));
+      const next = await journal.accept(sent(4));
+      assert.deepEqual([next.duplicate, next.message.seq], [false, 4]);
+      assert.deepEqual(await journal.lastSeqs(asTenantId('acme'), [asConversationId('c')]), new Map([[asConversationId('c'), 4]]));
+      assert.deepEqual((await journal.accept(sent(2))).duplicate, true, 'a repeat of a message stored that way is still a repeat');
+    });
+
+    it('keeps its seq and dedup right when a write beside it in the same commit fails', async () => {
+      const { db, journal } = journalOn();
+      const failing = sqliteWriter(db).write(() => {
+        throw new Error('a failing write');
+      });
+      const [a, b, again] = await Promise.all([journal.accept(sent(1)), journal.accept(sent(2)), journal.accept(sent(1)), assert.rejects(failing, /a failing write/)]);
+      assert.deepEqual([a.message.seq, b.message.seq, again.duplicate, again.message.id], [1, 2, true, a.message.id]);
+      assert.deepEqual(await journal.lastSeqs(asTenantId('acme'), [asConversationId('c')]), new Map([[asConversationId('c'), 2]]));
+    });
+
+    it('sets aside an accepted row it cannot read, and deletes the old path’s rows as it accepts', async () => {
+      const [db] = open();
+      const tail = new SqliteMessageSequencer(db!);
+      const durable = new SqliteDurableLog(db!, quiet);
+      for (let n = 1; n <= 5; n++) await durable.append([(await tail.accept(sent(n))).message]);
+      db!.prepare("INSERT INTO accepted (tenant_id, conversation_id, sender_id, client_message_id, seq, message, accepted_at) VALUES ('acme', 'c', 'ann', 'garbled', 6, x'c1c1', 0)").run();
+      const store = new SqliteMessageStore(db!);
+      const journal = new SqliteJournalSequencer(db!, store, quiet);
+      assert.deepEqual((await store.page(asTenantId('acme'), asConversationId('c'), { limit: 10 })).map((m) => m.seq), [1, 2, 3, 4, 5]);
+      const dead = db!.prepare<[], { record_id: string; reason: string }>('SELECT record_id, reason FROM log_dead_letters').all();
+      assert.deepEqual(dead.map((d) => d.record_id), ['accepted:6']);
+      assert.match(dead[0]!.reason, /undecodable/);
+      const left = () => db!.prepare<[], { n: number }>('SELECT (SELECT count(*) FROM accepted) + (SELECT count(*) FROM log_records) AS n').get()!.n;
+      assert.equal(left(), 11);
+      await journal.accept(sent(7));
+      assert.ok(left() < 11, 'an accept deletes some of them');
+      for (let n = 8; n < 12; n++) await journal.accept(sent(n));
+      assert.equal(left(), 0);
+      assert.equal((await journal.accept(sent(3))).duplicate, true, 'a repeat is still recognised by the store once the old rows are gone');
+    });
   });
 
   it('shares offsets and seqs between connections to one file', async () => {

@@ -112,6 +112,7 @@ export function messageSequencerContract(name: string, makeSubject: (options?: {
       for (const r of results) assert.deepEqual(r.message, first);
       assert.equal(first.seq, 1);
       assert.deepEqual(seqsOf(await kept(acme, c('general'))), [1]);
+      assert.deepEqual(await sequencer.lastSeqs(acme, [c('general')]), new Map([[c('general'), 1]]), 'the repeats took no seq');
     });
 
     it('tells apart senders that use the same client message id', async () => {

@@ -8,6 +8,9 @@ import type { SqliteDatabase } from './sqlite-database.js';
 import type { SqliteMessageStore } from './sqlite-message-store.js';
 import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
+/** Rows of the log-and-processor path's tables each accept deletes, until none are left. */
+const OLD_ROWS_PER_ACCEPT = 8;
+
 /**
  * The embedded journal (docs/decisions/005): when the durable log and the store are the same
  * SQLite file, a message's one durable record is its row in `messages`. Accepting it takes
@@ -17,17 +20,20 @@ import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
  * it is stored, and there is no tail, no log record and nothing for a processor to do.
  *
  * Opening it moves what the log-and-processor path left unstored (`accepted` rows not yet
- * stored) into the store, so switching an existing file over loses nothing.
+ * stored) into the store, so switching an existing file over loses nothing; a row that
+ * cannot be read goes to the log's dead letters. That path's other rows (accepted messages
+ * kept for dedup, log records) are then deleted a few per accept.
  */
 export class SqliteJournalSequencer implements MessageSequencer {
   readonly storesOnAccept = true;
   private readonly q;
   private readonly writer: SqliteWriter;
+  private oldRowsLeft: boolean;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly store: SqliteMessageStore,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.writer = sqliteWriter(db);
     this.q = {
@@ -36,24 +42,33 @@ export class SqliteJournalSequencer implements MessageSequencer {
          ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
       ),
       giveBack: db.prepare<[string, string]>('UPDATE sequences SET last_seq = last_seq - 1 WHERE tenant_id = ? AND conversation_id = ?'),
+      catchUp: db.prepare<[string, string, string, string]>(
+        'UPDATE sequences SET last_seq = (SELECT max(seq) FROM messages WHERE tenant_id = ? AND conversation_id = ?) WHERE tenant_id = ? AND conversation_id = ?',
+      ),
       lastSeq: db.prepare<[string, string], { last_seq: number }>('SELECT last_seq FROM sequences WHERE tenant_id = ? AND conversation_id = ?'),
-      unstored: db.prepare<[], { message: Buffer }>('SELECT message FROM accepted WHERE stored = 0 ORDER BY tenant_id, conversation_id, seq'),
+      unstored: db.prepare<[], { seq: number; message: Buffer }>('SELECT seq, message FROM accepted WHERE stored = 0'),
+      dead: db.prepare<[string, Uint8Array, string, number]>('INSERT INTO log_dead_letters (record_id, record, reason, dead_at) VALUES (?, ?, ?, ?)'),
       markStored: db.prepare('UPDATE accepted SET stored = 1 WHERE stored = 0'),
+      anyOld: db.prepare<[], { old: number }>('SELECT EXISTS (SELECT 1 FROM accepted) OR EXISTS (SELECT 1 FROM log_records) AS old'),
+      deleteAccepted: db.prepare<[number]>('DELETE FROM accepted WHERE rowid IN (SELECT rowid FROM accepted LIMIT ?)'),
+      deleteRecords: db.prepare<[number]>('DELETE FROM log_records WHERE id IN (SELECT id FROM log_records ORDER BY id LIMIT ?)'),
     };
-    const moved = this.storeUnstored();
-    if (moved > 0) logger.info({ messages: moved }, 'accepted messages the processor had not stored were moved into the store');
+    this.storeUnstored();
+    this.oldRowsLeft = this.q.anyOld.get()!.old === 1;
   }
 
   async accept(m: NewMessage): Promise<{ message: Message; duplicate: boolean }> {
     return this.writer.write(() => {
-      const seq = this.q.next.get(m.tenantId, m.conversationId)!.last_seq;
-      const message: Message = { ...m, seq, editedAt: null, deletedAt: null, reactions: [] };
-      if (this.store.insertNow(message)) return { message, duplicate: false };
-      // Insert first, look up only on a conflict: a repeat is rare, and takes no seq.
-      this.q.giveBack.run(m.tenantId, m.conversationId);
-      const first = this.store.sentNow(m.tenantId, m.conversationId, m.senderId, m.clientMessageId);
-      if (!first) throw new Error(`seq ${seq} of conversation ${m.conversationId} is stored already: the sequences table is behind the messages`);
-      return { message: first, duplicate: true };
+      if (this.oldRowsLeft) this.deleteOldRows();
+      const first = this.insert(m);
+      if (first) return first;
+      // The seq is taken by a message this file got another way (e.g. a Redis sequencer's):
+      // continue after the newest stored seq.
+      this.q.catchUp.run(m.tenantId, m.conversationId, m.tenantId, m.conversationId);
+      this.logger.warn({ tenantId: m.tenantId, conversationId: m.conversationId }, 'sequence numbers were behind the stored messages; continuing after the newest');
+      const again = this.insert(m);
+      if (!again) throw new Error(`no free seq for conversation ${m.conversationId}`);
+      return again;
     });
   }
 
@@ -69,16 +84,39 @@ export class SqliteJournalSequencer implements MessageSequencer {
   /** Nothing to do: accepted messages are stored already. */
   async stored(): Promise<void> {}
 
-  private storeUnstored(): number {
-    return this.db.transaction(() => {
+  /** The accepted message, the first one for a repeat, or null if its seq is taken by another message. */
+  private insert(m: NewMessage): { message: Message; duplicate: boolean } | null {
+    const seq = this.q.next.get(m.tenantId, m.conversationId)!.last_seq;
+    const message: Message = { ...m, seq, editedAt: null, deletedAt: null, reactions: [] };
+    if (this.store.insertNow(message)) return { message, duplicate: false };
+    // Insert first, look up only on a conflict: a repeat is rare, and takes no seq.
+    this.q.giveBack.run(m.tenantId, m.conversationId);
+    const first = this.store.sentNow(m.tenantId, m.conversationId, m.senderId, m.clientMessageId);
+    return first ? { message: first, duplicate: true } : null;
+  }
+
+  private deleteOldRows(): void {
+    const deleted = this.q.deleteAccepted.run(OLD_ROWS_PER_ACCEPT).changes + this.q.deleteRecords.run(OLD_ROWS_PER_ACCEPT).changes;
+    if (deleted === 0) this.oldRowsLeft = false;
+  }
+
+  private storeUnstored(): void {
+    const { moved, dead } = this.db.transaction(() => {
       let moved = 0;
-      for (const { message } of this.q.unstored.all()) {
+      let dead = 0;
+      for (const { seq, message } of this.q.unstored.all()) {
         const decoded = decodeMessageRecord(new Uint8Array(message));
-        if (!decoded.message) throw new Error(`An accepted message cannot be read: ${decoded.error}`);
-        if (this.store.insertNow(decoded.message)) moved++;
+        if (decoded.message) {
+          if (this.store.insertNow(decoded.message)) moved++;
+        } else {
+          this.q.dead.run(`accepted:${seq}`, message, `undecodable accepted message: ${decoded.error ?? 'unknown'}`, Date.now());
+          dead++;
+        }
       }
       this.q.markStored.run();
-      return moved;
+      return { moved, dead };
     }).immediate();
+    if (moved > 0) this.logger.info({ messages: moved }, 'accepted messages the processor had not stored were moved into the store');
+    if (dead > 0) this.logger.warn({ records: dead }, 'accepted messages that could not be read were moved to the log dead letters');
   }
 }
