@@ -70,6 +70,7 @@ const EnvSchema = z.object({
   SWITCHBOARD_MAX_CONNECTIONS_PER_USER: int(1).default(20),
   SWITCHBOARD_RATE_LIMITS: rateLimits.default({}),
   SWITCHBOARD_MAX_REJECTIONS: int(1).default(100),
+  SWITCHBOARD_MAX_BUFFERED_BYTES: int(0).default(4 * 1024 * 1024),
   SWITCHBOARD_PRESENCE_GRACE_MS: int(0).default(5000),
   SWITCHBOARD_TYPING_THROTTLE_MS: int(0).default(3000),
   SWITCHBOARD_TYPING_TIMEOUT_MS: int(500).default(6000),
@@ -148,6 +149,8 @@ export interface Config {
     maxConnectionsPerUser: number;
     rateLimits: Record<(typeof RATE_CLASSES)[number], { perSecond: number; burst: number }>;
     maxRejections: number;
+    /** Outgoing bytes a connection may leave unread before it is closed as a slow consumer (0: no limit). */
+    maxBufferedBytes: number;
   };
   presenceGraceMs: number;
   typing: { throttleMs: number; timeoutMs: number };
@@ -224,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxConnectionsPerUser: e.SWITCHBOARD_MAX_CONNECTIONS_PER_USER,
       rateLimits: { ...DEFAULT_RATES, ...e.SWITCHBOARD_RATE_LIMITS },
       maxRejections: e.SWITCHBOARD_MAX_REJECTIONS,
+      maxBufferedBytes: e.SWITCHBOARD_MAX_BUFFERED_BYTES,
     },
     presenceGraceMs: e.SWITCHBOARD_PRESENCE_GRACE_MS,
     typing: { throttleMs: e.SWITCHBOARD_TYPING_THROTTLE_MS, timeoutMs: e.SWITCHBOARD_TYPING_TIMEOUT_MS },

@@ -29,6 +29,7 @@ import { registerDemoRoutes } from '../transport/http/demo-routes.js';
 import { registerHttpApi, type HealthReport } from '../transport/http/http-api.js';
 import { createEventRegistry } from '../transport/socketio/event-registry.js';
 import { attachDispatcher } from '../transport/socketio/event-dispatcher.js';
+import { SlowConsumerGuard } from '../transport/socketio/slow-consumers.js';
 import { SocketIoDelivery } from '../transport/socketio/socket-io-delivery.js';
 import { createSocketServer, handshakeMiddleware } from '../transport/socketio/socket-server.js';
 import { createClusterBackend } from './cluster-backend.js';
@@ -94,6 +95,9 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   });
   const router = new Router(serverId, local, cluster.registry, delivery, cluster.bus, logger, stats, { inbox: stores.inbox, streams, counters, clock });
   const retention = new InboxRetentionSweeper(stores.inbox, counters, clock, logger, { everyMs: 60_000, inboxesPerRound: 1000 });
+  const slowConsumers = new SlowConsumerGuard(() => io.of('/').sockets.values(), { maxBufferedBytes: config.limits.maxBufferedBytes, everyMs: 1000 }, () => {
+    counters.slowConsumers += 1;
+  }, logger);
   // The embedded journal stores messages as it accepts them: no processor to run.
   const processor = config.processor === 'inline' && !stores.sequencer.storesOnAccept
     ? new MessageProcessor(stores.log, stores.messages, stores.sequencer, logger, { ...PROCESSOR_DEFAULTS, consumer: serverId })
@@ -218,6 +222,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     typing.close();
     streams.close();
     retention.stop();
+    slowConsumers.stop();
     await processor?.stop();
     await liveness.stop();
     await cluster.close();
@@ -232,6 +237,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
       await router.start();
       await liveness.start();
       retention.start();
+      slowConsumers.start();
       processor?.start();
       if (worker) {
         await http.ready();

@@ -457,7 +457,7 @@ describe('HTTP API end to end', () => {
       await until(async () => (await metrics()).activeConnections === 0);
       const empty = await metrics();
       assert.deepEqual(Object.keys(empty).sort(), ['activeConnections', 'activeUsers', 'delivery', 'errorRate', 'memoryUsage', 'messageRate', 'processor', 'roomCount', 'uptime']);
-      assert.deepEqual(Object.keys(empty.delivery).sort(), ['acks', 'deadLetters', 'expired', 'liveOnly', 'replayed', 'retries']);
+      assert.deepEqual(Object.keys(empty.delivery).sort(), ['acks', 'deadLetters', 'expired', 'liveOnly', 'replayed', 'retries', 'slowConsumers']);
       assert.deepEqual(Object.keys(empty.messageRate).sort(), ['incoming', 'outgoing']);
       assert.deepEqual(Object.keys(empty.memoryUsage).sort(), ['external', 'heapTotal', 'heapUsed', 'rss']);
       assert.equal(empty.activeUsers, 0);

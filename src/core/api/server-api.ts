@@ -30,7 +30,7 @@ export interface SystemMetrics {
   uptime: number;
   memoryUsage: { rss: number; heapTotal: number; heapUsed: number; external: number };
   /** Acknowledged delivery since start (docs/protocol.md §12). */
-  delivery: { acks: number; retries: number; replayed: number; expired: number; deadLetters: number; liveOnly: number };
+  delivery: { acks: number; retries: number; replayed: number; expired: number; deadLetters: number; liveOnly: number; slowConsumers: number };
   /** The message processor inside this server, if it runs one. */
   processor: ProcessorCounts | null;
 }

@@ -12,4 +12,6 @@ export class DeliveryCounters {
   deadLetters = 0;
   /** Events delivered live only because their inbox could not be written. */
   liveOnly = 0;
+  /** Connections closed because they left more than the limit of outgoing bytes unread. */
+  slowConsumers = 0;
 }
