@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
-import type { SystemMetrics } from '../../src/core/api/server-api.js';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
-import { API_KEY, closeClients, connect, connectError, createRoom, fails, next, ok, startServer, token, until, type TestServer } from '../helpers/harness.js';
+import { closeClients, connect, connectError, createRoom, fails, next, ok, serverStatus, startServer, token, until, type TestServer } from '../helpers/harness.js';
 
 interface Synced { head: number; replayed: number; lost: boolean }
 interface Msg { id: string; seq: number; content: string; conversationId: string }
@@ -51,10 +50,6 @@ async function device(server: TestServer, user: string, inbox: { after?: number 
   return { socket, events, synced, unique, contents: () => contentOf(unique()), arrivals: () => contentOf(events) };
 }
 
-async function status(server: TestServer): Promise<SystemMetrics> {
-  const res = await fetch(`${server.url}/v1/status`, { headers: { authorization: `Bearer ${API_KEY}` } });
-  return ((await res.json()) as { data: SystemMetrics }).data;
-}
 
 describe('acknowledged delivery through the inbox', () => {
   let server: TestServer;
@@ -114,7 +109,7 @@ describe('acknowledged delivery through the inbox', () => {
     const sent = await original;
     const again = await next<Msg>(dave.socket, 'message:new', (m) => m.content === 'hello');
     assert.deepEqual([again.id, again.offset], [sent.id, sent.offset]);
-    assert.ok((await status(server)).delivery.retries >= 1);
+    assert.ok((await serverStatus(server)).delivery.retries >= 1);
     const acked = await ok<{ offset: number }>(dave.socket, 'inbox:ack', { offset: sent.offset });
     assert.equal(acked.offset, sent.offset);
     const count = dave.arrivals().length;
@@ -127,7 +122,7 @@ describe('acknowledged delivery through the inbox', () => {
 
   it('gives up resending after the configured retries; the entries wait for the next reconnect', async () => {
     const alice = await connect(server, 'alice');
-    const retriesBefore = (await status(server)).delivery.retries;
+    const retriesBefore = (await serverStatus(server)).delivery.retries;
     const erin = await device(server, 'erin', {});
     const room = await createRoom(alice, 'direct', ['erin']);
     await ok(alice, 'message:send', { conversationId: room.conversation.id, clientMessageId: 'x', content: 'unacked' });
@@ -135,7 +130,7 @@ describe('acknowledged delivery through the inbox', () => {
     await until(() => erin.arrivals().length === 3, 5000);
     assert.deepEqual(erin.arrivals(), ['unacked', 'unacked', 'unacked']);
     assert.equal(erin.events.filter((e) => e.payload.action === 'room:created').length, 3);
-    assert.equal((await status(server)).delivery.retries - retriesBefore, 4);
+    assert.equal((await serverStatus(server)).delivery.retries - retriesBefore, 4);
     erin.socket.close();
     const back = await device(server, 'erin', { after: 0 });
     assert.deepEqual(await back.synced, { head: 2, replayed: 2, lost: false });
@@ -190,7 +185,7 @@ describe('inbox retention', () => {
     assert.equal(synced.lost, true);
     assert.ok(synced.replayed < 21 && synced.replayed > 0, `replayed ${synced.replayed}`);
     assert.equal(synced.head, 21);
-    assert.ok((await status(server)).delivery.deadLetters > 0);
+    assert.ok((await serverStatus(server)).delivery.deadLetters > 0);
     // History still has every message.
     const page = await ok<{ messages: Msg[] }>(alice, 'message:history', { conversationId: room.conversation.id, limit: 50 });
     assert.equal(page.messages.length, 20);

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Socket as NetSocket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { SystemMetrics } from '../../src/core/api/server-api.js';
-import { API_KEY, closeClients, connect, createRoom, ok, record, startServer, type TestServer } from '../helpers/harness.js';
+import { closeClients, connect, createRoom, ok, record, serverStatus, startServer, type TestServer } from '../helpers/harness.js';
 
-async function status(server: TestServer): Promise<SystemMetrics> {
-  const res = await fetch(`${server.url}/v1/status`, { headers: { authorization: `Bearer ${API_KEY}` } });
-  return ((await res.json()) as { data: SystemMetrics }).data;
-}
 
 describe('slow consumers', () => {
   let server: TestServer;
@@ -31,11 +26,11 @@ describe('slow consumers', () => {
     // The kernel's buffers on both ends take several MB first; bounded at 60 MB in all.
     for (; sent < 4000; sent++) {
       await ok(alice, 'message:send', { conversationId: room.conversation.id, clientMessageId: `m${sent}`, content });
-      if (sent % 50 === 49 && (await status(server)).delivery.slowConsumers > 0) break;
+      if (sent % 50 === 49 && (await serverStatus(server)).delivery.slowConsumers > 0) break;
     }
     assert.ok(sent < 4000, 'the server closed the slow connection');
-    assert.equal((await status(server)).delivery.slowConsumers, 1, 'only the slow one');
-    assert.equal((await status(server)).activeConnections, 2);
+    assert.equal((await serverStatus(server)).delivery.slowConsumers, 1, 'only the slow one');
+    assert.equal((await serverStatus(server)).activeConnections, 2);
 
     // Once Bob's client reads again, it finds its connection gone and can reconnect; nothing is lost.
     const gone = new Promise<string>((resolve) => bob.once('disconnect', resolve));

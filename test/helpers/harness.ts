@@ -5,6 +5,7 @@ import { io, type Socket } from 'socket.io-client';
 import { mintToken } from '../../src/adapters/jose/mint-token.js';
 import { loadConfig } from '../../src/app/config.js';
 import { createSwitchboard, type Switchboard } from '../../src/app/switchboard.js';
+import type { SystemMetrics } from '../../src/core/api/server-api.js';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
 
 export const SECRET = 'test-secret-0123456789abcdef';
@@ -181,4 +182,10 @@ export interface ConversationData {
 /** Creates a conversation through the socket API. */
 export async function createRoom(socket: Socket, type: 'direct' | 'group' | 'channel', members: string[], extra: Record<string, unknown> = {}): Promise<ConversationData> {
   return ok<ConversationData>(socket, 'room:create', { type, members, ...extra });
+}
+
+/** The server's `GET /v1/status` body. */
+export async function serverStatus(server: Pick<TestServer, 'url'>): Promise<SystemMetrics> {
+  const res = await fetch(`${server.url}/v1/status`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  return ((await res.json()) as { data: SystemMetrics }).data;
 }
