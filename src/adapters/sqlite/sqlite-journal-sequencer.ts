@@ -6,6 +6,7 @@ import type { NewMessage } from '../../ports/message-store.js';
 import { decodeMessageRecord } from '../codec/message-record.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 import type { SqliteMessageStore } from './sqlite-message-store.js';
+import { SqliteSequences } from './sqlite-sequences.js';
 import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 /** Rows of the log-and-processor path's tables each accept deletes, until none are left. */
@@ -28,6 +29,7 @@ export class SqliteJournalSequencer implements MessageSequencer {
   readonly storesOnAccept = true;
   private readonly q;
   private readonly writer: SqliteWriter;
+  private readonly sequences: SqliteSequences;
   private oldRowsLeft: boolean;
 
   constructor(
@@ -36,16 +38,12 @@ export class SqliteJournalSequencer implements MessageSequencer {
     private readonly logger: Logger,
   ) {
     this.writer = sqliteWriter(db);
+    this.sequences = new SqliteSequences(db);
     this.q = {
-      next: db.prepare<[string, string], { last_seq: number }>(
-        `INSERT INTO sequences (tenant_id, conversation_id, last_seq) VALUES (?, ?, 1)
-         ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
-      ),
       giveBack: db.prepare<[string, string]>('UPDATE sequences SET last_seq = last_seq - 1 WHERE tenant_id = ? AND conversation_id = ?'),
       catchUp: db.prepare<[string, string, string, string]>(
         'UPDATE sequences SET last_seq = (SELECT max(seq) FROM messages WHERE tenant_id = ? AND conversation_id = ?) WHERE tenant_id = ? AND conversation_id = ?',
       ),
-      lastSeq: db.prepare<[string, string], { last_seq: number }>('SELECT last_seq FROM sequences WHERE tenant_id = ? AND conversation_id = ?'),
       unstored: db.prepare<[], { seq: number; message: Buffer }>('SELECT seq, message FROM accepted WHERE stored = 0'),
       dead: db.prepare<[string, Uint8Array, string, number]>('INSERT INTO log_dead_letters (record_id, record, reason, dead_at) VALUES (?, ?, ?, ?)'),
       markStored: db.prepare('UPDATE accepted SET stored = 1 WHERE stored = 0'),
@@ -78,7 +76,7 @@ export class SqliteJournalSequencer implements MessageSequencer {
   }
 
   async lastSeqs(t: TenantId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, Seq>> {
-    return this.db.transaction(() => new Map(conversationIds.map((c) => [c, this.q.lastSeq.get(t, c)?.last_seq ?? 0])))();
+    return this.sequences.last(t, conversationIds);
   }
 
   /** Nothing to do: accepted messages are stored already. */
@@ -86,7 +84,7 @@ export class SqliteJournalSequencer implements MessageSequencer {
 
   /** The accepted message, the first one for a repeat, or null if its seq is taken by another message. */
   private insert(m: NewMessage): { message: Message; duplicate: boolean } | null {
-    const seq = this.q.next.get(m.tenantId, m.conversationId)!.last_seq;
+    const seq = this.sequences.next(m.tenantId, m.conversationId);
     const message: Message = { ...m, seq, editedAt: null, deletedAt: null, reactions: [] };
     if (this.store.insertNow(message)) return { message, duplicate: false };
     // Insert first, look up only on a conflict: a repeat is rare, and takes no seq.

@@ -4,6 +4,7 @@ import type { MessageSequencer } from '../../ports/message-sequencer.js';
 import type { NewMessage } from '../../ports/message-store.js';
 import { decodeMessageRecord, encodeMessageRecord } from '../codec/message-record.js';
 import type { SqliteDatabase } from './sqlite-database.js';
+import { SqliteSequences } from './sqlite-sequences.js';
 import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 export interface SqliteMessageSequencerOptions {
@@ -36,28 +37,25 @@ export class SqliteMessageSequencer implements MessageSequencer {
   private readonly options: SqliteMessageSequencerOptions;
   private readonly q;
   private readonly writer: SqliteWriter;
+  private readonly sequences: SqliteSequences;
   private lastPrune = 0;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     options: Partial<SqliteMessageSequencerOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.writer = sqliteWriter(db);
+    this.sequences = new SqliteSequences(db);
     this.q = {
       find: db.prepare<[string, string, string, string], AcceptedRow>(
         'SELECT message, accepted_at, stored FROM accepted WHERE tenant_id = ? AND conversation_id = ? AND sender_id = ? AND client_message_id = ?',
       ),
       forget: db.prepare<[string, string, string, string]>('DELETE FROM accepted WHERE tenant_id = ? AND conversation_id = ? AND sender_id = ? AND client_message_id = ?'),
-      next: db.prepare<[string, string], { last_seq: number }>(
-        `INSERT INTO sequences (tenant_id, conversation_id, last_seq) VALUES (?, ?, 1)
-         ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
-      ),
       insert: db.prepare<[string, string, string, string, number, Uint8Array, number]>(
         'INSERT INTO accepted (tenant_id, conversation_id, sender_id, client_message_id, seq, message, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       tail: db.prepare<[string, string], { message: Buffer }>('SELECT message FROM accepted WHERE tenant_id = ? AND conversation_id = ? AND stored = 0 ORDER BY seq'),
-      lastSeq: db.prepare<[string, string], { last_seq: number }>('SELECT last_seq FROM sequences WHERE tenant_id = ? AND conversation_id = ?'),
       stored: db.prepare<[string, string, number]>('UPDATE accepted SET stored = 1 WHERE tenant_id = ? AND conversation_id = ? AND seq = ? AND stored = 0'),
       prune: db.prepare<[number, number]>('DELETE FROM accepted WHERE rowid IN (SELECT rowid FROM accepted WHERE accepted_at <= ? AND stored = 1 LIMIT ?)'),
     };
@@ -74,7 +72,7 @@ export class SqliteMessageSequencer implements MessageSequencer {
         if (seen && (seen.stored === 0 || seen.accepted_at > before)) return { message: decode(seen.message), duplicate: true };
         // Past the window and stored: the key is free again.
         if (seen) this.q.forget.run(m.tenantId, m.conversationId, m.senderId, m.clientMessageId);
-        const seq = this.q.next.get(m.tenantId, m.conversationId)!.last_seq;
+        const seq = this.sequences.next(m.tenantId, m.conversationId);
         const message: Message = { ...m, seq, editedAt: null, deletedAt: null, reactions: [] };
         this.q.insert.run(m.tenantId, m.conversationId, m.senderId, m.clientMessageId, seq, encodeMessageRecord(message), now);
         return { message, duplicate: false };
@@ -86,7 +84,7 @@ export class SqliteMessageSequencer implements MessageSequencer {
   }
 
   async lastSeqs(t: TenantId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, Seq>> {
-    return this.db.transaction(() => new Map(conversationIds.map((c) => [c, this.q.lastSeq.get(t, c)?.last_seq ?? 0])))();
+    return this.sequences.last(t, conversationIds);
   }
 
   async stored(messages: readonly Message[]): Promise<void> {

@@ -55,20 +55,17 @@ export class SlowConsumerGuard {
     this.timer = null;
   }
 
-  /** Closes every connection past the limit now; returns how many. */
-  sweep(): number {
-    let closed = 0;
+  /** Closes every connection past the limit now. */
+  private sweep(): void {
     for (const socket of this.sockets()) {
       const conn = socket.conn as unknown as Buffered;
       const bytes = bufferedBytes(conn);
       if (bytes <= this.options.maxBufferedBytes) continue;
-      closed++;
       this.logger.warn({ socketId: socket.id, bufferedBytes: bytes, limit: this.options.maxBufferedBytes }, 'slow consumer: connection closed');
       this.onClosed();
       const ws = conn.transport.socket;
       conn.close(true);
       ws?.terminate?.();
     }
-    return closed;
   }
 }
