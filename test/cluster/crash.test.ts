@@ -188,7 +188,7 @@ async function startProcessor(env: Record<string, string>): Promise<ProcessorPro
       if (line.msg === 'processor consuming') resolve();
     });
     void gone.then(() => reject(new Error(`processor exited before consuming (${child.exitCode ?? child.signalCode}): ${stderr.slice(-2000)}`)));
-    setTimeout(() => reject(new Error(`processor did not start consuming within 20 s: ${stderr.slice(-2000)}`)), 20_000).unref();
+    setTimeout(() => reject(new Error(`processor did not start consuming within 60 s: ${stderr.slice(-2000)}`)), 60_000).unref();
   });
   try {
     await consuming;

@@ -36,6 +36,12 @@ export interface TestCluster {
   logsAtLeast(level: number): (LogLine & { node: string })[];
 }
 
+/**
+ * How long a node may take to answer /health/ready. Several nodes start at once, each
+ * compiling the sources, while another test file loads the other core.
+ */
+const LAUNCH_TIMEOUT_MS = 60_000;
+
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -108,14 +114,25 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
     });
     let early = false;
     void gone.then(() => (early = true));
+    /** What /health/ready last answered, for the error when the node never gets ready. */
+    let lastAnswer = 'no answer yet';
     try {
       await until(async () => {
         if (early) throw new Error(`${serverId} exited before it was ready (${child.exitCode ?? child.signalCode}): ${stderr.slice(-2000)}`);
-        return isReady(node.url);
-      }, 20_000, 50);
+        try {
+          const r = await fetch(`${node.url}/health/ready`, { signal: AbortSignal.timeout(1000) });
+          lastAnswer = `${r.status} ${await r.text()}`;
+          return r.status === 200;
+        } catch (err) {
+          lastAnswer = String(err);
+          return false;
+        }
+      }, LAUNCH_TIMEOUT_MS, 50);
     } catch (err) {
       child.kill('SIGKILL');
-      throw err;
+      if (early) throw err;
+      const logs = node.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${serverId} not ready within ${LAUNCH_TIMEOUT_MS} ms; /health/ready: ${lastAnswer}; stderr: ${stderr.slice(-2000)}; last logs:\n${logs}`);
     }
     nodes[i] = node;
     return node;
