@@ -54,9 +54,11 @@ export interface InboxRead {
 export interface Inbox {
   /**
    * Appends the envelope to each user's inbox. Returns each user's offset and the dead
-   * letters that the size cap pushed out.
+   * letters that the size cap pushed out. `stream` names the sequence the event belongs to
+   * (its conversation): an adapter may keep a user's consecutive events of one stream
+   * together. It is a hint; what the inbox holds is the same with or without it.
    */
-  append(tenantId: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }>;
+  append(tenantId: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number, stream?: string): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }>;
   /** Up to `limit` entries after `after`. */
   read(tenantId: TenantId, userId: UserId, after: Offset, limit: number): Promise<InboxRead>;
   /** The device has every entry up to `offset`. */

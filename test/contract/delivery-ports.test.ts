@@ -9,7 +9,9 @@ import { MemoryMessageSequencer } from '../../src/adapters/memory/memory-message
 import { connectRedis, type RedisConnections } from '../../src/adapters/redis/redis-connection.js';
 import { RedisInbox } from '../../src/adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../../src/adapters/redis/redis-message-sequencer.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import Database from 'better-sqlite3';
+import { encodeEnvelope } from '../../src/adapters/codec/inbox-envelope.js';
+import { openSqliteDatabase, SQLITE_MIGRATIONS, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteDurableLog } from '../../src/adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
 import { SqliteJournalSequencer } from '../../src/adapters/sqlite/sqlite-journal-sequencer.js';
@@ -136,43 +138,79 @@ describe('in SQLite', () => {
     assert.deepEqual([offsets, seqs], [oneToTen, oneToTen]);
   });
 
-  it('keeps an event for many users once, and deletes it once every entry that shares it has expired', async () => {
+  it('keeps an event once, and a member’s consecutive events of one stream as one run', async () => {
     const [db] = open();
-    const inbox = new SqliteInbox(db!, { maxAgeMs: 1000 });
+    const inbox = new SqliteInbox(db!);
     const t = asTenantId('acme');
     const members = Array.from({ length: 50 }, (_, i) => asUserId(`u${i}`));
     const envelope = (id: string) => ({ v: 1, type: 'event' as const, id, tenant_id: t, timestamp: 1, payload: { action: 'x', data: 'y'.repeat(500) } });
-    await inbox.append(t, members, envelope('old'), null, 1000);
-    await inbox.append(t, members, envelope('new'), null, 5000);
-    await inbox.append(t, [asUserId('u0')], envelope('alone'), null, 5000);
-    const stored = () => db!.prepare<[], { envelopes: number; bytes: number }>('SELECT count(*) AS envelopes, sum(length(envelope)) AS bytes FROM inbox_envelopes').get()!;
-    assert.equal(stored().envelopes, 2, 'one shared envelope per group event; a single user keeps it inline');
-    assert.ok(stored().bytes < 2 * 700);
-    const read = await inbox.read(t, asUserId('u49'), 0, 10);
-    assert.deepEqual(read.entries.map((e) => [e.offset, e.envelope.id, e.at]), [[1, 'old', 1000], [2, 'new', 5000]]);
-    assert.deepEqual((await inbox.read(t, asUserId('u0'), 0, 10)).entries.map((e) => e.envelope.id), ['old', 'new', 'alone']);
-
-    let expired = 0;
-    for (let round = 0; round < 10; round++) expired += (await inbox.expire(5500, 20)).inboxes;
-    assert.equal(expired, 50, 'every member lost its old entry');
-    assert.equal(stored().envelopes, 1, 'the old envelope went with its last entry');
-    assert.deepEqual((await inbox.read(t, asUserId('u7'), 0, 10)).entries.map((e) => e.envelope.id), ['new']);
+    for (let i = 0; i < 5; i++) await inbox.append(t, members, envelope(`g${i}`), null, 1000, 'group');
+    await inbox.append(t, [asUserId('u0')], envelope('d0'), null, 1000, 'direct');
+    // u1 is left out of one group event: its run of the group stream breaks there.
+    await inbox.append(t, members.filter((m) => m !== asUserId('u1')), envelope('g5'), null, 1000, 'group');
+    for (let i = 6; i < 10; i++) await inbox.append(t, members, envelope(`g${i}`), null, 1000, 'group');
+    const count = (table: string) => db!.prepare<[], { n: number; bytes: number | null }>(`SELECT count(*) AS n, sum(length(${table === 'inbox_events' ? 'envelope' : 'stream_id'})) AS bytes FROM ${table}`).get()!;
+    assert.equal(count('inbox_events').n, 11, 'one row per event, whatever its audience');
+    assert.ok(count('inbox_events').bytes! < 11 * 700);
+    // 48 members: one run; u0: group, direct, group; u1: group 0–4, then 6–9.
+    assert.equal(count('inbox_runs').n, 48 + 3 + 2);
+    const ids = async (user: string, after = 0, limit = 100) => (await inbox.read(t, asUserId(user), after, limit)).entries.map((e) => `${e.offset}:${e.envelope.id}`);
+    assert.deepEqual(await ids('u0', 3, 4), ['4:g3', '5:g4', '6:d0', '7:g5']);
+    assert.deepEqual(await ids('u1', 4), ['5:g4', '6:g6', '7:g7', '8:g8', '9:g9']);
+    assert.deepEqual(await ids('u49'), Array.from({ length: 10 }, (_, i) => `${i + 1}:g${i}`));
   });
 
-  it('deletes envelopes nobody points at as new ones are kept, whatever the sweeps left behind', async () => {
+  it('deletes an event once no inbox holds it any more', async () => {
     const [db] = open();
-    const inbox = new SqliteInbox(db!, { maxAgeMs: 1000 });
+    const inbox = new SqliteInbox(db!, { maxAgeMs: 1000, maxBytes: 3000 });
     const t = asTenantId('acme');
     const trio = [asUserId('a'), asUserId('b'), asUserId('c')];
-    const envelope = (id: string) => ({ v: 1, type: 'event' as const, id, tenant_id: t, timestamp: 1, payload: { action: 'x', data: null } });
-    for (let i = 0; i < 30; i++) await inbox.append(t, trio, envelope(`old-${i}`), null, 1000);
-    const envelopes = () => db!.prepare<[], { n: number }>('SELECT count(*) AS n FROM inbox_envelopes').get()!.n;
-    // A sweep whose rounds delete at most 10 envelopes leaves 20 with no entry.
-    assert.equal((await inbox.expire(5500, 10)).inboxes, 3);
-    assert.equal(envelopes(), 20);
-    for (let i = 0; i < 10; i++) await inbox.append(t, trio, envelope(`new-${i}`), null, 6000);
-    assert.equal(envelopes(), 10, 'each new one took two old ones with it');
-    assert.deepEqual((await inbox.read(t, asUserId('b'), 0, 100)).entries.map((e) => e.envelope.id), Array.from({ length: 10 }, (_, i) => `new-${i}`));
+    const envelope = (id: string) => ({ v: 1, type: 'event' as const, id, tenant_id: t, timestamp: 1, payload: { action: 'x', data: 'y'.repeat(900) } });
+    const events = () => db!.prepare<[], { n: number }>('SELECT count(*) AS n FROM inbox_events').get()!.n;
+    for (let i = 0; i < 3; i++) await inbox.append(t, trio, envelope(`old-${i}`), null, 1000, 'room');
+    // Four more for `a` alone push its three oldest out over the size cap; b and c still hold them.
+    for (let i = 0; i < 4; i++) await inbox.append(t, [asUserId('a')], envelope(`a-${i}`), null, 5000, 'a');
+    assert.deepEqual((await inbox.read(t, asUserId('a'), 0, 10)).entries.map((e) => e.envelope.id), ['a-1', 'a-2', 'a-3']);
+    assert.equal(events(), 6, 'the group events are still held by b and c; a-0 by nobody, so it is gone');
+    assert.equal((await inbox.expire(5500, 1)).inboxes, 1);
+    assert.equal(events(), 6, 'one of b and c still holds the group events');
+    assert.equal((await inbox.expire(5500, 10)).inboxes, 1);
+    assert.equal(events(), 3, 'the last inbox holding the old events let go of them');
+    assert.deepEqual((await inbox.read(t, asUserId('b'), 0, 10)).entries, []);
+  });
+
+  it('reads the inboxes a file of the previous schema held, at the same offsets, and goes on numbering them', async () => {
+    const file = join(dir, `delivery-${files++}.sqlite`);
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    const previous = SQLITE_MIGRATIONS.length - 1;
+    for (const migration of SQLITE_MIGRATIONS.slice(0, previous)) old.exec(migration);
+    old.pragma(`user_version = ${previous}`);
+    const t = 'acme';
+    const raw = (id: string) => Buffer.from(encodeEnvelope({ v: 1, type: 'event', id, tenant_id: asTenantId(t), timestamp: 1, payload: { action: 'x', data: null } }));
+    const shared = Number(old.prepare('INSERT INTO inbox_envelopes (envelope, at) VALUES (?, 2000)').run(raw('shared')).lastInsertRowid);
+    const entry = old.prepare('INSERT INTO inbox_entries (tenant_id, user_id, offset, envelope, bytes, at, except_socket, envelope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    // ann's first two entries had expired (her inbox starts at 3); bob's inbox is empty.
+    old.prepare('INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, ?, ?)').run(t, 'ann', 4, 100);
+    old.prepare('INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, ?, ?)').run(t, 'bob', 2, 0);
+    entry.run(t, 'ann', 3, raw('inline'), 50, 1000, 'sock-1', null);
+    entry.run(t, 'ann', 4, Buffer.alloc(0), 50, 2000, null, shared);
+    old.close();
+
+    const db = openSqliteDatabase(file);
+    dbs.push(db);
+    const inbox = new SqliteInbox(db, { maxAgeMs: 1000 });
+    const read = await inbox.read(asTenantId(t), asUserId('ann'), 0, 10);
+    assert.deepEqual(read.entries.map((e) => [e.offset, e.envelope.id, e.at, e.exceptSocket]), [[3, 'inline', 1000, 'sock-1'], [4, 'shared', 2000, null]]);
+    assert.equal(read.lost, true, 'entries 1 and 2 are gone');
+    assert.deepEqual(await inbox.read(asTenantId(t), asUserId('bob'), 2, 10), { entries: [], head: 2, lost: false });
+    const next = { v: 1, type: 'event' as const, id: 'next', tenant_id: asTenantId(t), timestamp: 1, payload: { action: 'x', data: null } };
+    const { offsets } = await inbox.append(asTenantId(t), [asUserId('ann'), asUserId('bob')], next, null, 3000, 'room');
+    assert.deepEqual([offsets.get(asUserId('ann')), offsets.get(asUserId('bob'))], [5, 3]);
+    assert.deepEqual((await inbox.read(asTenantId(t), asUserId('bob'), 0, 10)).entries.map((e) => [e.offset, e.envelope.id]), [[3, 'next']]);
+    // The migrated entries age like any other: the oldest first.
+    await inbox.expire(2500, 10);
+    assert.deepEqual((await inbox.read(asTenantId(t), asUserId('ann'), 0, 10)).entries.map((e) => e.offset), [4, 5]);
   });
 });
 

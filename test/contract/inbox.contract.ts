@@ -196,6 +196,68 @@ export function inboxContract(name: string, make: (retention?: Partial<InboxRete
       assert.deepEqual((await inbox.deadLetters(2)).map((x) => x.entry.envelope.id), ['c1', 'a2']);
     });
 
+    it('holds the same entries whatever the stream hints say: streams interleaved, members skipped, inboxes emptied by age and refilled', async () => {
+      const inbox = await make({ maxAgeMs: 1000 });
+      const users = ['ann', 'bob', 'cy', 'dee'].map(u);
+      const streams = ['group', 'group', 'group', 'direct', 'other', undefined];
+      /** What each user's inbox must hold: [offset, envelope id, at]. */
+      const model = new Map<UserId, [number, string, number][]>(users.map((user) => [user, []]));
+      let seed = 7;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      const appendSome = async (count: number, at: number) => {
+        for (let i = 0; i < count; i++) {
+          // Mostly the whole group, sometimes one member left out or one user alone.
+          const pick = random(10);
+          const to = pick < 6 ? users : pick < 8 ? users.filter((_, k) => k !== random(users.length)) : [users[random(users.length)]!];
+          const id = `e${at}-${i}`;
+          const { offsets } = await inbox.append(acme, to, envelope(id), null, at, streams[random(streams.length)]);
+          for (const user of to) {
+            const entries = model.get(user)!;
+            const offset = (entries.at(-1)?.[0] ?? 0) + 1;
+            entries.push([offset, id, at]);
+            assert.equal(offsets.get(user), offset);
+          }
+        }
+      };
+      const check = async (label: string) => {
+        for (const user of users) {
+          const entries = model.get(user)!;
+          const all = (await inbox.read(acme, user, 0, 10_000)).entries.map((e) => [e.offset, e.envelope.id, e.at]);
+          assert.deepEqual(all, entries, `${label}: ${user}'s entries`);
+          // Pages from anywhere: a page starts inside a run and ends inside another.
+          for (let k = 0; k < 5 && entries.length > 0; k++) {
+            const after = entries[random(entries.length)]![0] - 1;
+            const limit = 1 + random(7);
+            const page = (await inbox.read(acme, user, after, limit)).entries.map((e) => e.offset);
+            assert.deepEqual(page, entries.filter(([o]) => o > after).slice(0, limit).map(([o]) => o), `${label}: ${user}'s page after ${after}`);
+          }
+        }
+      };
+      await appendSome(150, 1000);
+      await check('after the appends');
+      await inbox.ack(acme, u('ann'), d('phone'), 40);
+      await appendSome(60, 3000);
+      const { deadLetters } = await inbox.expire(2500, 10);
+      const removed = [...model].flatMap(([user, entries]) => entries.filter(([, , at]) => at < 1500).map(([offset]) => [user, offset] as const));
+      for (const [user, entries] of model) model.set(user, entries.filter(([, , at]) => at >= 1500));
+      assert.deepEqual(
+        deadLetters.map((x) => [x.userId, x.entry.offset]).sort(),
+        removed.filter(([user, offset]) => user !== u('ann') || offset > 40).map(([user, offset]) => [user, offset]).sort(),
+      );
+      await check('after the first expiry');
+      // Everything expires; the streams go on where they were.
+      await inbox.expire(10_000, 10);
+      for (const user of users) model.set(user, []);
+      await check('with every inbox empty');
+      for (const user of users) model.set(user, [[(await inbox.read(acme, user, 0, 0)).head, '', 0]]);
+      await appendSome(40, 20_000);
+      for (const user of users) model.set(user, model.get(user)!.slice(1));
+      await check('refilled');
+    });
+
     it('keeps tenants apart', async () => {
       const inbox = await make();
       const a = await inbox.append(acme, [u('ann')], envelope('for-acme'), null, 1000);

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 export type SqliteDatabase = Database.Database;
 
 /** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
-const MIGRATIONS: string[] = [
+export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE conversations (
     tenant_id TEXT NOT NULL,
@@ -155,6 +155,71 @@ const MIGRATIONS: string[] = [
   CREATE INDEX inbox_envelopes_age ON inbox_envelopes (at);
   ALTER TABLE inbox_entries ADD COLUMN envelope_id INTEGER;
   `,
+  // Inboxes as runs: an event is kept once in its stream (inbox_events, numbered 1, 2, 3… per
+  // stream, with the count of inboxes holding it), and a user's offsets a, a+1… that are
+  // consecutive events of one stream are one row of inbox_runs. inbox_users (was inbox_heads)
+  // keeps the head, the first offset held, its age and where the newest run stands, so an
+  // append that continues the run updates one row per user. Existing entries move over as one stream per user whose event
+  // numbers are its offsets (stream 0 is none: an empty inbox's next append starts a run).
+  `
+  CREATE TABLE inbox_streams (
+    id INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    last_n INTEGER NOT NULL,
+    UNIQUE (tenant_id, key)
+  );
+  CREATE TABLE inbox_events (
+    stream_id INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    bytes INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    except_socket TEXT,
+    refs INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, n)
+  ) WITHOUT ROWID;
+  CREATE TABLE inbox_runs (
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    first_offset INTEGER NOT NULL,
+    stream_id INTEGER NOT NULL,
+    first_n INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, first_offset)
+  ) WITHOUT ROWID;
+  CREATE TABLE inbox_users (
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    head INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    first INTEGER NOT NULL,
+    first_at INTEGER,
+    run_stream INTEGER NOT NULL,
+    run_n INTEGER NOT NULL,
+    run_first INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+  ) WITHOUT ROWID;
+
+  INSERT INTO inbox_streams (tenant_id, key, last_n) SELECT tenant_id, 'migrated:' || user_id, head FROM inbox_heads;
+  INSERT INTO inbox_events (stream_id, n, envelope, bytes, at, except_socket, refs)
+    SELECT s.id, e.offset, coalesce(v.envelope, e.envelope), e.bytes, e.at, e.except_socket, 1
+    FROM inbox_entries e
+    JOIN inbox_streams s ON s.tenant_id = e.tenant_id AND s.key = 'migrated:' || e.user_id
+    LEFT JOIN inbox_envelopes v ON v.id = e.envelope_id;
+  INSERT INTO inbox_users (tenant_id, user_id, head, bytes, first, first_at, run_stream, run_n, run_first)
+    SELECT h.tenant_id, h.user_id, h.head, h.bytes, coalesce(e.first, h.head + 1), e.first_at,
+      CASE WHEN e.first IS NULL THEN 0 ELSE s.id END, h.head, coalesce(e.first, h.head + 1)
+    FROM inbox_heads h
+    JOIN inbox_streams s ON s.tenant_id = h.tenant_id AND s.key = 'migrated:' || h.user_id
+    LEFT JOIN (SELECT tenant_id, user_id, min(offset) AS first, min(at) AS first_at FROM inbox_entries GROUP BY tenant_id, user_id) e
+      ON e.tenant_id = h.tenant_id AND e.user_id = h.user_id;
+  INSERT INTO inbox_runs (tenant_id, user_id, first_offset, stream_id, first_n)
+    SELECT tenant_id, user_id, first, run_stream, first FROM inbox_users WHERE first <= head;
+  CREATE INDEX inbox_users_age ON inbox_users (first_at);
+  DROP TABLE inbox_heads;
+  DROP TABLE inbox_entries;
+  DROP TABLE inbox_envelopes;
+  `,
 ];
 
 /**
@@ -174,11 +239,11 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
     db.transaction(() => {
       const version = db.pragma('user_version', { simple: true }) as number;
       // A file a newer release migrated has data this one would misread (e.g. shared inbox envelopes).
-      if (version > MIGRATIONS.length) {
-        throw new Error(`${file} has schema version ${version}; this release knows up to ${MIGRATIONS.length}. Run the newer release, or restore a backup.`);
+      if (version > SQLITE_MIGRATIONS.length) {
+        throw new Error(`${file} has schema version ${version}; this release knows up to ${SQLITE_MIGRATIONS.length}. Run the newer release, or restore a backup.`);
       }
-      for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
-      if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+      for (let i = version; i < SQLITE_MIGRATIONS.length; i++) db.exec(SQLITE_MIGRATIONS[i]!);
+      if (version < SQLITE_MIGRATIONS.length) db.pragma(`user_version = ${SQLITE_MIGRATIONS.length}`);
     }).immediate();
   } catch (err) {
     db.close();

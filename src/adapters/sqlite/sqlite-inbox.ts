@@ -8,34 +8,59 @@ import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 
 /** 7 days and 10 MB per user. */
 const DEFAULT_RETENTION: InboxRetention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 10 * 1024 * 1024 };
-/** Events for this many users or more keep their envelope once; a direct message's two copies cost less inline than a shared row. */
-const SHARE_FROM_USERS = 3;
-/** An entry's row, with its envelope inline or, when shared by several users, from `inbox_envelopes`. */
-const ENTRY_COLUMNS = 'e.offset, coalesce(v.envelope, e.envelope) AS envelope, e.bytes, e.at, e.except_socket FROM inbox_entries e LEFT JOIN inbox_envelopes v ON v.id = e.envelope_id';
-/** The inline envelope of an entry whose envelope is shared. */
-const NO_ENVELOPE = new Uint8Array(0);
+/** The stream of events appended without one. */
+const NO_STREAM = '';
+/** Entries read per step while an inbox's oldest ones are removed. */
+const REMOVE_STEP = 256;
 /** The dead letters kept, newest (like the Redis stream's `MAXLEN`). */
 const DEAD_LETTERS_KEPT = 100_000;
 
 interface EntryRow {
   offset: number;
+  stream: number;
+  n: number;
   envelope: Buffer;
   bytes: number;
   at: number;
   except_socket: string | null;
 }
 
-interface DeadLetterRow extends Omit<EntryRow, 'bytes'> {
+interface EventRow {
+  n: number;
+  envelope: Buffer;
+  bytes: number;
+  at: number;
+  except_socket: string | null;
+}
+
+interface RunRow {
+  first_offset: number;
+  stream_id: number;
+  first_n: number;
+}
+
+interface DeadLetterRow {
   tenant_id: string;
   user_id: string;
+  offset: number;
+  envelope: Buffer;
+  at: number;
+  except_socket: string | null;
   reason: DeadLetterReason;
 }
 
 /**
- * Inboxes in SQLite (tables `inbox_heads`, `inbox_entries`, `inbox_acks`, `inbox_dead_letters`).
- * An event for three users or more keeps its envelope once (`inbox_envelopes`), and it is
- * deleted once it is older than every entry left. Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
- * processes sharing the file see each inbox change as a whole. Envelopes are MessagePack; the size cap counts their bytes.
+ * Inboxes in SQLite, kept as runs (docs/decisions/006-inbox-runs.md). An event is stored
+ * once, numbered in its stream (`inbox_events`, e.g. one stream per conversation), with the
+ * count of inboxes holding it. A user's offsets a, a+1, … that are consecutive events of one
+ * stream are one row of `inbox_runs`; `inbox_users` keeps per user the head, the first offset
+ * still held (and its age), the bytes held and where the newest run stands. An append that
+ * continues each member's run (a group's next message) therefore changes one small row per
+ * member instead of inserting an entry per member.
+ *
+ * Every change is atomic (group-committed with the turn's other writes, `SqliteWriter`), so
+ * processes sharing the file see each inbox change as a whole. Envelopes are MessagePack;
+ * the size cap counts their bytes.
  */
 export class SqliteInbox implements Inbox {
   private readonly retention: InboxRetention;
@@ -49,40 +74,59 @@ export class SqliteInbox implements Inbox {
     this.retention = { ...DEFAULT_RETENTION, ...retention };
     this.writer = sqliteWriter(db);
     this.q = {
-      bump: db.prepare<[string, string, number], { head: number; bytes: number }>(
-        `INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, 1, ?)
-         ON CONFLICT (tenant_id, user_id) DO UPDATE SET head = head + 1, bytes = bytes + excluded.bytes RETURNING head, bytes`,
+      stream: db.prepare<[string, string], { id: number; n: number }>(
+        `INSERT INTO inbox_streams (tenant_id, key, last_n) VALUES (?, ?, 1)
+         ON CONFLICT (tenant_id, key) DO UPDATE SET last_n = last_n + 1 RETURNING id, last_n AS n`,
       ),
-      insert: db.prepare<[string, string, number, Uint8Array, number, number, string | null, number | null]>(
-        'INSERT INTO inbox_entries (tenant_id, user_id, offset, envelope, bytes, at, except_socket, envelope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      event: db.prepare<[number, number, Uint8Array, number, number, string | null, number]>(
+        'INSERT INTO inbox_events (stream_id, n, envelope, bytes, at, except_socket, refs) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      share: db.prepare<[Uint8Array, number]>('INSERT INTO inbox_envelopes (envelope, at) VALUES (?, ?)'),
-      // An envelope older than every entry left has no entry pointing at it (an entry's `at` is its envelope's).
-      unshare: db.prepare<[number, number]>(
-        `DELETE FROM inbox_envelopes WHERE id IN (
-           SELECT id FROM inbox_envelopes WHERE at < coalesce((SELECT min(at) FROM inbox_entries), ?) ORDER BY at LIMIT ?)`,
+      // Every user of an append in one statement (one call, not one per member). A user's run
+      // goes on when their newest entry is the stream's previous event; otherwise a run starts
+      // at the new head (run_first = head). `first_at` is not set here, so its index costs
+      // nothing per append.
+      bump: db.prepare<[{ t: string; users: string; bytes: number; at: number; stream: number; n: number }], { user_id: string; head: number; bytes: number; first: number; run_first: number }>(
+        `INSERT INTO inbox_users (tenant_id, user_id, head, bytes, first, first_at, run_stream, run_n, run_first)
+         SELECT @t, value, 1, @bytes, 1, @at, @stream, @n, 1 FROM json_each(@users) WHERE true
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET
+           head = head + 1,
+           bytes = bytes + excluded.bytes,
+           run_first = CASE WHEN run_stream = excluded.run_stream AND run_n = excluded.run_n - 1 THEN run_first ELSE head + 1 END,
+           run_stream = excluded.run_stream,
+           run_n = excluded.run_n
+         RETURNING user_id, head, bytes, first, run_first`,
       ),
-      head: db.prepare<[string, string], { head: number; bytes: number }>('SELECT head, bytes FROM inbox_heads WHERE tenant_id = ? AND user_id = ?'),
-      oldest: db.prepare<[string, string], EntryRow>(
-        `SELECT ${ENTRY_COLUMNS} WHERE e.tenant_id = ? AND e.user_id = ? ORDER BY e.offset`,
+      startRun: db.prepare<[string, string, number, number, number]>(
+        'INSERT INTO inbox_runs (tenant_id, user_id, first_offset, stream_id, first_n) VALUES (?, ?, ?, ?, ?)',
       ),
-      first: db.prepare<[string, string], { first: number | null }>('SELECT min(offset) AS first FROM inbox_entries WHERE tenant_id = ? AND user_id = ?'),
-      after: db.prepare<[string, string, number, number], EntryRow>(
-        `SELECT ${ENTRY_COLUMNS} WHERE e.tenant_id = ? AND e.user_id = ? AND e.offset > ? ORDER BY e.offset LIMIT ?`,
+      aged: db.prepare<[number, string, string]>('UPDATE inbox_users SET first_at = ? WHERE tenant_id = ? AND user_id = ?'),
+      head: db.prepare<[string, string], { head: number; first: number }>('SELECT head, first FROM inbox_users WHERE tenant_id = ? AND user_id = ?'),
+      // The run holding `offset` and the ones after it.
+      runs: db.prepare<[string, string, string, string, number, number], RunRow>(
+        `SELECT first_offset, stream_id, first_n FROM inbox_runs WHERE tenant_id = ? AND user_id = ?
+           AND first_offset >= (SELECT max(first_offset) FROM inbox_runs WHERE tenant_id = ? AND user_id = ? AND first_offset <= ?)
+         ORDER BY first_offset LIMIT ?`,
       ),
-      removeUpTo: db.prepare<[string, string, number]>('DELETE FROM inbox_entries WHERE tenant_id = ? AND user_id = ? AND offset <= ?'),
-      shrink: db.prepare<[number, string, string]>('UPDATE inbox_heads SET bytes = bytes - ? WHERE tenant_id = ? AND user_id = ?'),
+      events: db.prepare<[number, number, number], EventRow>(
+        'SELECT n, envelope, bytes, at, except_socket FROM inbox_events WHERE stream_id = ? AND n BETWEEN ? AND ? ORDER BY n',
+      ),
+      // Runs that end before `offset` (the run holding it stays).
+      dropRuns: db.prepare<[string, string, string, string, number]>(
+        `DELETE FROM inbox_runs WHERE tenant_id = ? AND user_id = ?
+           AND first_offset < (SELECT max(first_offset) FROM inbox_runs WHERE tenant_id = ? AND user_id = ? AND first_offset <= ?)`,
+      ),
+      trim: db.prepare<[number, number | null, number, string, string]>(
+        'UPDATE inbox_users SET first = ?, first_at = ?, bytes = bytes - ? WHERE tenant_id = ? AND user_id = ?',
+      ),
+      release: db.prepare<[number, number, number]>('UPDATE inbox_events SET refs = refs - 1 WHERE stream_id = ? AND n BETWEEN ? AND ?'),
+      unheld: db.prepare<[number, number, number]>('DELETE FROM inbox_events WHERE stream_id = ? AND n BETWEEN ? AND ? AND refs <= 0'),
       maxAck: db.prepare<[string, string], { acked: number | null }>('SELECT max(offset) AS acked FROM inbox_acks WHERE tenant_id = ? AND user_id = ?'),
       ack: db.prepare<[string, string, string, number]>(
         `INSERT INTO inbox_acks (tenant_id, user_id, device_id, offset) VALUES (?, ?, ?, ?)
          ON CONFLICT (tenant_id, user_id, device_id) DO UPDATE SET offset = max(offset, excluded.offset)`,
       ),
       acked: db.prepare<[string, string, string], { offset: number }>('SELECT offset FROM inbox_acks WHERE tenant_id = ? AND user_id = ? AND device_id = ?'),
-      // Inboxes whose first entry is past the age (the correlated lookup is one primary-key probe).
-      due: db.prepare<[number, number], { tenant_id: string; user_id: string }>(
-        `SELECT e.tenant_id, e.user_id FROM inbox_entries e WHERE e.at < ?
-           AND e.offset = (SELECT min(offset) FROM inbox_entries f WHERE f.tenant_id = e.tenant_id AND f.user_id = e.user_id) LIMIT ?`,
-      ),
+      due: db.prepare<[number, number], { tenant_id: string; user_id: string }>('SELECT tenant_id, user_id FROM inbox_users WHERE first_at < ? LIMIT ?'),
       dead: db.prepare<[string, string, number, Uint8Array, number, string | null, DeadLetterReason, number]>(
         'INSERT INTO inbox_dead_letters (tenant_id, user_id, offset, envelope, at, except_socket, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -93,50 +137,54 @@ export class SqliteInbox implements Inbox {
     };
   }
 
-  async append(t: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }> {
+  async append(t: TenantId, userIds: readonly UserId[], envelope: Envelope, exceptSocket: SocketId | null, now: number, stream?: string): Promise<{ offsets: Map<UserId, Offset>; deadLetters: InboxDeadLetter[] }> {
     const raw = encodeEnvelope(envelope);
-    const users = new Set(userIds);
+    const users = [...new Set(userIds)];
+    const list = JSON.stringify(users);
     return this.writer.write(() => {
-        const offsets = new Map<UserId, Offset>();
-        const deadLetters: InboxDeadLetter[] = [];
-        // Kept once for all its users: a group message is one envelope, not one per member.
-        const shared = users.size >= SHARE_FROM_USERS ? Number(this.q.share.run(raw, now).lastInsertRowid) : null;
-        const inline = shared === null ? raw : NO_ENVELOPE;
-        for (const u of users) {
-          const { head, bytes } = this.q.bump.get(t, u, raw.byteLength)!;
-          this.q.insert.run(t, u, head, inline, raw.byteLength, now, exceptSocket, shared);
-          offsets.set(u, head);
-          let left = bytes;
+      const offsets = new Map<UserId, Offset>();
+      const deadLetters: InboxDeadLetter[] = [];
+      if (users.length === 0) return { offsets, deadLetters };
+      const { id: streamId, n } = this.q.stream.get(t, stream ?? NO_STREAM)!;
+      this.q.event.run(streamId, n, raw, raw.byteLength, now, exceptSocket, users.length);
+      for (const h of this.q.bump.all({ t, users: list, bytes: raw.byteLength, at: now, stream: streamId, n })) {
+        const u = asUserId(h.user_id);
+        if (h.run_first === h.head) this.q.startRun.run(t, u, h.head, streamId, n);
+        // The entry is the only one of an inbox that had been emptied: it gives the inbox its age.
+        if (h.first === h.head && h.head > 1) this.q.aged.run(now, t, u);
+        offsets.set(u, h.head);
+        if (h.bytes > this.retention.maxBytes) {
+          let left = h.bytes;
           const overCap = (row: EntryRow) => {
             if (left <= this.retention.maxBytes) return false;
             left -= row.bytes;
             return true;
           };
-          if (bytes > this.retention.maxBytes) deadLetters.push(...this.removeLeading(t, u, overCap, 'size_cap', now));
+          deadLetters.push(...this.removeLeading(t, u, overCap, 'size_cap', now));
         }
-        // Each envelope kept deletes up to two that no entry points at any more (after its own
-        // entries are in), so the table keeps pace with the entries whatever the sweeps do.
-        if (shared !== null) this.q.unshare.run(now + 1, 2);
-        return { offsets, deadLetters };
-      });
+      }
+      return { offsets, deadLetters };
+    });
   }
 
   async read(t: TenantId, u: UserId, after: Offset, limit: number): Promise<InboxRead> {
     // One read transaction: head, first offset and entries come from the same snapshot.
     return this.db.transaction(() => {
-      const head = this.q.head.get(t, u)?.head ?? 0;
-      const first = this.q.first.get(t, u)?.first ?? head + 1;
-      const entries = limit > 0 ? this.q.after.all(t, u, after, limit).map(toEntry) : [];
+      const h = this.q.head.get(t, u);
+      const head = h?.head ?? 0;
+      const first = h?.first ?? 1;
+      const from = Math.max(after + 1, first);
+      const entries = limit > 0 && from <= head ? this.entriesFrom(t, u, from, head, limit).map(toEntry) : [];
       return { entries, head, lost: head > after && after < first - 1 };
     })();
   }
 
   async ack(t: TenantId, u: UserId, deviceId: DeviceId, offset: Offset): Promise<void> {
     await this.writer.write(() => {
-        // Nothing beyond the head exists to be acknowledged.
-        const upTo = Math.min(offset, this.q.head.get(t, u)?.head ?? 0);
-        if (upTo > 0) this.q.ack.run(t, u, deviceId, upTo);
-      });
+      // Nothing beyond the head exists to be acknowledged.
+      const upTo = Math.min(offset, this.q.head.get(t, u)?.head ?? 0);
+      if (upTo > 0) this.q.ack.run(t, u, deviceId, upTo);
+    });
   }
 
   async acked(t: TenantId, u: UserId, deviceId: DeviceId): Promise<Offset> {
@@ -146,36 +194,77 @@ export class SqliteInbox implements Inbox {
   async expire(now: number, limit: number): Promise<{ inboxes: number; deadLetters: InboxDeadLetter[] }> {
     const cutoff = now - this.retention.maxAgeMs;
     return this.writer.write(() => {
-        const deadLetters: InboxDeadLetter[] = [];
-        const due = this.q.due.all(cutoff, limit);
-        for (const { tenant_id, user_id } of due) {
-          deadLetters.push(...this.removeLeading(asTenantId(tenant_id), asUserId(user_id), (row) => row.at < cutoff, 'expired', now));
-        }
-        this.q.trimDead.run(DEAD_LETTERS_KEPT);
-        this.q.unshare.run(now + 1, limit);
-        return { inboxes: due.length, deadLetters };
-      });
+      const deadLetters: InboxDeadLetter[] = [];
+      const due = this.q.due.all(cutoff, limit);
+      for (const { tenant_id, user_id } of due) {
+        deadLetters.push(...this.removeLeading(asTenantId(tenant_id), asUserId(user_id), (row) => row.at < cutoff, 'expired', now));
+      }
+      this.q.trimDead.run(DEAD_LETTERS_KEPT);
+      return { inboxes: due.length, deadLetters };
+    });
   }
 
   async deadLetters(limit: number): Promise<InboxDeadLetter[]> {
     return this.q.newestDead.all(limit).map((r) => ({ tenantId: asTenantId(r.tenant_id), userId: asUserId(r.user_id), entry: toEntry(r), reason: r.reason }));
   }
 
+  /** Up to `limit` entries of the user from offset `from` (at most `head`), oldest first. */
+  private entriesFrom(t: TenantId, u: UserId, from: Offset, head: Offset, limit: number): EntryRow[] {
+    // Every run holds at least one entry, so `limit` runs hold enough; one more gives the last one's end.
+    const runs = this.q.runs.all(t, u, t, u, from, limit + 1);
+    const out: EntryRow[] = [];
+    for (let i = 0; i < runs.length && out.length < limit; i++) {
+      const run = runs[i]!;
+      const end = i + 1 < runs.length ? runs[i + 1]!.first_offset - 1 : head;
+      const lo = Math.max(from, run.first_offset);
+      const hi = Math.min(end, lo + (limit - out.length) - 1);
+      if (lo > hi) continue;
+      const shift = run.first_offset - run.first_n;
+      for (const e of this.q.events.all(run.stream_id, lo - shift, hi - shift)) {
+        out.push({ offset: e.n + shift, stream: run.stream_id, n: e.n, envelope: e.envelope, bytes: e.bytes, at: e.at, except_socket: e.except_socket });
+      }
+    }
+    return out;
+  }
+
   /**
    * Removes the user's oldest entries while `leaves` holds for them (so the retained entries
-   * stay a contiguous run of offsets) and records those no device had acknowledged. Runs
-   * inside the caller's transaction.
+   * stay a contiguous run of offsets), lets go of their events (an event no inbox holds is
+   * deleted) and records those no device had acknowledged. Runs inside the caller's transaction.
    */
   private removeLeading(t: TenantId, u: UserId, leaves: (row: EntryRow) => boolean, reason: DeadLetterReason, now: number): InboxDeadLetter[] {
+    const h = this.q.head.get(t, u);
+    if (!h) return [];
     const removed: EntryRow[] = [];
-    // Collected before writing: the connection cannot write while a statement iterates.
-    for (const row of this.q.oldest.iterate(t, u)) {
-      if (!leaves(row)) break;
-      removed.push(row);
+    let next = h.first;
+    let nextAt: number | null = null;
+    scan: while (next <= h.head) {
+      const rows = this.entriesFrom(t, u, next, h.head, REMOVE_STEP);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (!leaves(row)) {
+          nextAt = row.at;
+          break scan;
+        }
+        removed.push(row);
+        next = row.offset + 1;
+      }
     }
     if (removed.length === 0) return [];
-    this.q.removeUpTo.run(t, u, removed[removed.length - 1]!.offset);
-    this.q.shrink.run(removed.reduce((sum, r) => sum + r.bytes, 0), t, u);
+    this.q.trim.run(next, nextAt, removed.reduce((sum, r) => sum + r.bytes, 0), t, u);
+    // The run holding the new first offset stays; with nothing left, the run holding the head
+    // does (the next append may continue it).
+    this.q.dropRuns.run(t, u, t, u, Math.min(next, h.head));
+    for (let i = 0; i < removed.length; ) {
+      // One statement pair per stretch of consecutive events of one stream.
+      let j = i + 1;
+      while (j < removed.length && removed[j]!.stream === removed[i]!.stream && removed[j]!.n === removed[j - 1]!.n + 1) j++;
+      const { stream, n } = removed[i]!;
+      const last = removed[j - 1]!.n;
+      this.q.release.run(stream, n, last);
+      this.q.unheld.run(stream, n, last);
+      i = j;
+    }
     const acked = this.q.maxAck.get(t, u)?.acked ?? 0;
     const dead = removed.filter((r) => r.offset > acked);
     for (const r of dead) this.q.dead.run(t, u, r.offset, r.envelope, r.at, r.except_socket, reason, now);
@@ -183,7 +272,7 @@ export class SqliteInbox implements Inbox {
   }
 }
 
-function toEntry(r: Omit<EntryRow, 'bytes'>): InboxEntry {
+function toEntry(r: { offset: number; envelope: Buffer; at: number; except_socket: string | null }): InboxEntry {
   // A plain copy of the row's bytes: decoded binary fields are views into it, and must be Uint8Arrays, not Buffers.
   return { offset: r.offset, envelope: decode(new Uint8Array(r.envelope)) as Envelope, at: r.at, exceptSocket: r.except_socket === null ? null : asSocketId(r.except_socket) };
 }

@@ -72,12 +72,13 @@ export class ServerApi {
       const sockets = await this.router.toUsers(tenantId, [asUserId(req.userId)], env, {
         volatile,
         deviceId: req.deviceId === undefined ? undefined : asDeviceId(req.deviceId),
+        stream: `user:${req.userId}`,
       });
       return { target: 'user', sockets };
     }
     if (req.roomId !== undefined) {
       const members = await this.conversations.memberIds(tenantId, await this.existing(tenantId, asConversationId(req.roomId)));
-      const sockets = await this.router.toUsers(tenantId, members, env, { volatile });
+      const sockets = await this.router.toUsers(tenantId, members, env, { volatile, stream: req.roomId });
       return { target: 'room', sockets };
     }
     this.router.toTopic(tenantTopic(tenantId), env, { volatile });

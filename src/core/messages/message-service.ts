@@ -146,7 +146,7 @@ export class MessageService {
       const pending = recent.filter((m) => m.seq > previous && m.seq <= current).map((m) => m.senderId);
       const senders = [...new Set([...stored, ...pending])].filter((u) => u !== by.userId);
       const env = this.envelopes.create(by.tenantId, 'event', 'message:read', { conversationId, userId: by.userId, seq: current, readAt: at });
-      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId });
+      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId, stream: conversationId });
     }
     return { conversationId, seq: current };
   }
@@ -220,7 +220,7 @@ export class MessageService {
       this.router.toTopic(channelTopic(tenantId, id), env, { exceptSocket: socketId });
       return;
     }
-    await this.router.toUsers(tenantId, await this.conversations.memberIds(tenantId, id), env, { exceptSocket: socketId });
+    await this.router.toUsers(tenantId, await this.conversations.memberIds(tenantId, id), env, { exceptSocket: socketId, stream: id });
   }
 
   private nowIso(): string {

@@ -18,6 +18,8 @@ export interface UserDeliveryOptions {
   deviceId?: DeviceId;
   /** At-most-once and live only: not kept in the inbox. */
   volatile?: boolean;
+  /** The sequence the event belongs to in the inboxes (its conversation; `Inbox.append`). */
+  stream?: string;
 }
 
 /** The inbox side of routing: where entries are kept, and the streams of tracked devices. */
@@ -68,7 +70,7 @@ export class Router {
     let offsets = new Map<UserId, number>();
     if (durable) {
       try {
-        const appended = await this.inboxes.inbox.append(tenantId, userIds, envelope, options.exceptSocket ?? null, this.inboxes.clock.now());
+        const appended = await this.inboxes.inbox.append(tenantId, userIds, envelope, options.exceptSocket ?? null, this.inboxes.clock.now(), options.stream);
         offsets = appended.offsets;
         if (appended.deadLetters.length > 0) {
           this.inboxes.counters.deadLetters += appended.deadLetters.length;
