@@ -190,16 +190,23 @@ describe('in SQLite', () => {
     const raw = (id: string) => Buffer.from(encodeEnvelope({ v: 1, type: 'event', id, tenant_id: asTenantId(t), timestamp: 1, payload: { action: 'x', data: null } }));
     const shared = Number(old.prepare('INSERT INTO inbox_envelopes (envelope, at) VALUES (?, 2000)').run(raw('shared')).lastInsertRowid);
     const entry = old.prepare('INSERT INTO inbox_entries (tenant_id, user_id, offset, envelope, bytes, at, except_socket, envelope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    // ann's first two entries had expired (her inbox starts at 3); bob's inbox is empty.
-    old.prepare('INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, ?, ?)').run(t, 'ann', 4, 100);
-    old.prepare('INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, ?, ?)').run(t, 'bob', 2, 0);
+    // ann's first two entries had expired (her inbox starts at 3); bob's inbox is empty; cy
+    // holds the envelope ann shares.
+    const head = old.prepare('INSERT INTO inbox_heads (tenant_id, user_id, head, bytes) VALUES (?, ?, ?, ?)');
+    head.run(t, 'ann', 4, 100);
+    head.run(t, 'bob', 2, 0);
+    head.run(t, 'cy', 1, 50);
     entry.run(t, 'ann', 3, raw('inline'), 50, 1000, 'sock-1', null);
     entry.run(t, 'ann', 4, Buffer.alloc(0), 50, 2000, null, shared);
+    entry.run(t, 'cy', 1, Buffer.alloc(0), 50, 2000, null, shared);
     old.close();
 
     const db = openSqliteDatabase(file);
     dbs.push(db);
+    const events = () => db.prepare<[], { refs: number }>('SELECT refs FROM inbox_events ORDER BY refs').all().map((r) => r.refs);
+    assert.deepEqual(events(), [1, 2], 'the shared envelope stays one event, held by both entries');
     const inbox = new SqliteInbox(db, { maxAgeMs: 1000 });
+    assert.deepEqual((await inbox.read(asTenantId(t), asUserId('cy'), 0, 10)).entries.map((e) => [e.offset, e.envelope.id]), [[1, 'shared']]);
     const read = await inbox.read(asTenantId(t), asUserId('ann'), 0, 10);
     assert.deepEqual(read.entries.map((e) => [e.offset, e.envelope.id, e.at, e.exceptSocket]), [[3, 'inline', 1000, 'sock-1'], [4, 'shared', 2000, null]]);
     assert.equal(read.lost, true, 'entries 1 and 2 are gone');
@@ -211,6 +218,9 @@ describe('in SQLite', () => {
     // The migrated entries age like any other: the oldest first.
     await inbox.expire(2500, 10);
     assert.deepEqual((await inbox.read(asTenantId(t), asUserId('ann'), 0, 10)).entries.map((e) => e.offset), [4, 5]);
+    await inbox.expire(10_000, 10);
+    assert.deepEqual(events(), [], 'every event went with the last inbox holding it');
+    assert.deepEqual((await inbox.append(asTenantId(t), [asUserId('ann')], next, null, 11_000, 'room')).offsets.get(asUserId('ann')), 6);
   });
 });
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,40 @@ describe('in PostgreSQL', () => {
 });
 
 describe('SQLite schema', () => {
+  it('opens a new file while another process holds its write lock (a start beside a migrating one), once the lock is free', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      // What a process that is migrating the new file holds: its write lock, in a transaction.
+      const migrating = new Database(file);
+      migrating.exec('CREATE TABLE first_process (x)');
+      migrating.exec('BEGIN IMMEDIATE');
+      const script = `import { openSqliteDatabase } from ${JSON.stringify(new URL('../../src/adapters/sqlite/sqlite-database.ts', import.meta.url).href)};
+        console.log('opening');
+        const db = openSqliteDatabase(${JSON.stringify(file)});
+        console.log(db.pragma('journal_mode', { simple: true }));`;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('opening')) resolve();
+        });
+      });
+      // The other process's migration takes a while; the opener must wait for it, not fail.
+      await new Promise((r) => setTimeout(r, 300));
+      migrating.exec('COMMIT');
+      migrating.close();
+      assert.equal(await exited, 0, err);
+      assert.match(out, /opening\s+wal/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a file that a newer release migrated, and leaves it as it was', () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
     try {

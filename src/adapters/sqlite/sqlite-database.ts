@@ -159,8 +159,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // stream, with the count of inboxes holding it), and a user's offsets a, a+1… that are
   // consecutive events of one stream are one row of inbox_runs. inbox_users (was inbox_heads)
   // keeps the head, the first offset held, its age and where the newest run stands, so an
-  // append that continues the run updates one row per user. Existing entries move over as one stream per user whose event
-  // numbers are its offsets (stream 0 is none: an empty inbox's next append starts a run).
+  // append that continues the run updates one row per user. Existing entries move over as
+  // runs of one entry each: an inline envelope becomes an event of a stream of the user's
+  // whose numbers are the offsets, a shared one an event of a stream of its own, held by
+  // every entry that pointed at it. No migrated run goes on (run_stream 0).
   `
   CREATE TABLE inbox_streams (
     id INTEGER PRIMARY KEY,
@@ -200,21 +202,30 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tenant_id, user_id)
   ) WITHOUT ROWID;
 
-  INSERT INTO inbox_streams (tenant_id, key, last_n) SELECT tenant_id, 'migrated:' || user_id, head FROM inbox_heads;
+  INSERT INTO inbox_streams (tenant_id, key, last_n)
+    SELECT tenant_id, 'migrated:' || user_id, head FROM inbox_heads;
+  INSERT INTO inbox_streams (tenant_id, key, last_n)
+    SELECT DISTINCT tenant_id, 'migrated-envelope:' || envelope_id, 1 FROM inbox_entries WHERE envelope_id IS NOT NULL;
   INSERT INTO inbox_events (stream_id, n, envelope, bytes, at, except_socket, refs)
-    SELECT s.id, e.offset, coalesce(v.envelope, e.envelope), e.bytes, e.at, e.except_socket, 1
+    SELECT s.id, e.offset, e.envelope, e.bytes, e.at, e.except_socket, 1
+    FROM inbox_entries e JOIN inbox_streams s ON s.tenant_id = e.tenant_id AND s.key = 'migrated:' || e.user_id
+    WHERE e.envelope_id IS NULL;
+  INSERT INTO inbox_events (stream_id, n, envelope, bytes, at, except_socket, refs)
+    SELECT s.id, 1, v.envelope, min(e.bytes), v.at, min(e.except_socket), count(*)
     FROM inbox_entries e
-    JOIN inbox_streams s ON s.tenant_id = e.tenant_id AND s.key = 'migrated:' || e.user_id
-    LEFT JOIN inbox_envelopes v ON v.id = e.envelope_id;
-  INSERT INTO inbox_users (tenant_id, user_id, head, bytes, first, first_at, run_stream, run_n, run_first)
-    SELECT h.tenant_id, h.user_id, h.head, h.bytes, coalesce(e.first, h.head + 1), e.first_at,
-      CASE WHEN e.first IS NULL THEN 0 ELSE s.id END, h.head, coalesce(e.first, h.head + 1)
-    FROM inbox_heads h
-    JOIN inbox_streams s ON s.tenant_id = h.tenant_id AND s.key = 'migrated:' || h.user_id
-    LEFT JOIN (SELECT tenant_id, user_id, min(offset) AS first, min(at) AS first_at FROM inbox_entries GROUP BY tenant_id, user_id) e
-      ON e.tenant_id = h.tenant_id AND e.user_id = h.user_id;
+    JOIN inbox_envelopes v ON v.id = e.envelope_id
+    JOIN inbox_streams s ON s.tenant_id = e.tenant_id AND s.key = 'migrated-envelope:' || e.envelope_id
+    GROUP BY s.id;
   INSERT INTO inbox_runs (tenant_id, user_id, first_offset, stream_id, first_n)
-    SELECT tenant_id, user_id, first, run_stream, first FROM inbox_users WHERE first <= head;
+    SELECT e.tenant_id, e.user_id, e.offset, s.id, CASE WHEN e.envelope_id IS NULL THEN e.offset ELSE 1 END
+    FROM inbox_entries e JOIN inbox_streams s ON s.tenant_id = e.tenant_id
+      AND s.key = CASE WHEN e.envelope_id IS NULL THEN 'migrated:' || e.user_id ELSE 'migrated-envelope:' || e.envelope_id END;
+  -- With min() alone, SQLite takes the other columns (at) from the row holding the minimum.
+  INSERT INTO inbox_users (tenant_id, user_id, head, bytes, first, first_at, run_stream, run_n, run_first)
+    SELECT h.tenant_id, h.user_id, h.head, h.bytes, coalesce(e.first, h.head + 1), e.first_at, 0, 0, 0
+    FROM inbox_heads h
+    LEFT JOIN (SELECT tenant_id, user_id, min(offset) AS first, at AS first_at FROM inbox_entries GROUP BY tenant_id, user_id) e
+      ON e.tenant_id = h.tenant_id AND e.user_id = h.user_id;
   CREATE INDEX inbox_users_age ON inbox_users (first_at);
   DROP TABLE inbox_heads;
   DROP TABLE inbox_entries;
@@ -222,20 +233,41 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** How long a statement waits for another process's lock on the file. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Puts the file in WAL mode. On a new file that takes its exclusive lock, and SQLite answers
+ * BUSY at once, without waiting, while another process opening the same file holds a lock:
+ * retried every 20 ms for up to the busy timeout.
+ */
+function switchToWal(db: SqliteDatabase): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if (!(err instanceof Database.SqliteError && err.code === 'SQLITE_BUSY') || Date.now() > deadline) throw err;
+      Atomics.wait(pause, 0, 0, 20);
+    }
+  }
+}
+
 /**
  * Opens (creating if needed) the SQLite database and brings its schema up to date.
  * WAL mode with `synchronous=NORMAL`: a committed write survives a process crash. Writes take
  * the write lock up front (IMMEDIATE), so processes sharing the file queue instead of failing.
  */
 export function openSqliteDatabase(file: string): SqliteDatabase {
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  // Several processes may open the same file at once (workers): the version is read inside
-  // the write lock, so exactly one of them migrates.
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  // Several processes may open the same file at once (workers, servers sharing a data
+  // directory): the version is read inside the write lock, so exactly one of them migrates.
   try {
+    switchToWal(db);
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
     db.transaction(() => {
       const version = db.pragma('user_version', { simple: true }) as number;
       // A file a newer release migrated has data this one would misread (e.g. shared inbox envelopes).

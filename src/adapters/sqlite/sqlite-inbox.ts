@@ -10,27 +10,33 @@ import { sqliteWriter, type SqliteWriter } from './sqlite-writer.js';
 const DEFAULT_RETENTION: InboxRetention = { maxAgeMs: 7 * 24 * 3600 * 1000, maxBytes: 10 * 1024 * 1024 };
 /** The stream of events appended without one. */
 const NO_STREAM = '';
-/** Entries read per step while an inbox's oldest ones are removed. */
+/** The most entries whose sizes and ages are read per step while an inbox's oldest ones are removed. */
 const REMOVE_STEP = 256;
 /** The dead letters kept, newest (like the Redis stream's `MAXLEN`). */
 const DEAD_LETTERS_KEPT = 100_000;
 
-interface EntryRow {
-  offset: number;
-  stream: number;
-  n: number;
-  envelope: Buffer;
+/** What retention looks at to decide whether an entry leaves. */
+interface EntrySize {
   bytes: number;
   at: number;
+}
+
+interface EventRow extends EntrySize {
+  n: number;
+  envelope: Buffer;
   except_socket: string | null;
 }
 
-interface EventRow {
-  n: number;
-  envelope: Buffer;
-  bytes: number;
-  at: number;
-  except_socket: string | null;
+interface EntryRow extends EventRow {
+  offset: number;
+}
+
+/** Offsets `lo..hi` of a user's inbox are events `lo − shift … hi − shift` of the stream. */
+interface Span {
+  streamId: number;
+  shift: number;
+  lo: number;
+  hi: number;
 }
 
 interface RunRow {
@@ -74,7 +80,7 @@ export class SqliteInbox implements Inbox {
     this.retention = { ...DEFAULT_RETENTION, ...retention };
     this.writer = sqliteWriter(db);
     this.q = {
-      stream: db.prepare<[string, string], { id: number; n: number }>(
+      nextInStream: db.prepare<[string, string], { id: number; n: number }>(
         `INSERT INTO inbox_streams (tenant_id, key, last_n) VALUES (?, ?, 1)
          ON CONFLICT (tenant_id, key) DO UPDATE SET last_n = last_n + 1 RETURNING id, last_n AS n`,
       ),
@@ -83,8 +89,8 @@ export class SqliteInbox implements Inbox {
       ),
       // Every user of an append in one statement (one call, not one per member). A user's run
       // goes on when their newest entry is the stream's previous event; otherwise a run starts
-      // at the new head (run_first = head). `first_at` is not set here, so its index costs
-      // nothing per append.
+      // at the new head (run_first = head). `first_at` is set only for a new user, so its index
+      // costs nothing per append to an existing one.
       bump: db.prepare<[{ t: string; users: string; bytes: number; at: number; stream: number; n: number }], { user_id: string; head: number; bytes: number; first: number; run_first: number }>(
         `INSERT INTO inbox_users (tenant_id, user_id, head, bytes, first, first_at, run_stream, run_n, run_first)
          SELECT @t, value, 1, @bytes, 1, @at, @stream, @n, 1 FROM json_each(@users) WHERE true
@@ -109,6 +115,9 @@ export class SqliteInbox implements Inbox {
       ),
       events: db.prepare<[number, number, number], EventRow>(
         'SELECT n, envelope, bytes, at, except_socket FROM inbox_events WHERE stream_id = ? AND n BETWEEN ? AND ? ORDER BY n',
+      ),
+      sizes: db.prepare<[number, number, number], EntrySize & { n: number }>(
+        'SELECT n, bytes, at FROM inbox_events WHERE stream_id = ? AND n BETWEEN ? AND ? ORDER BY n',
       ),
       // Runs that end before `offset` (the run holding it stays).
       dropRuns: db.prepare<[string, string, string, string, number]>(
@@ -145,7 +154,7 @@ export class SqliteInbox implements Inbox {
       const offsets = new Map<UserId, Offset>();
       const deadLetters: InboxDeadLetter[] = [];
       if (users.length === 0) return { offsets, deadLetters };
-      const { id: streamId, n } = this.q.stream.get(t, stream ?? NO_STREAM)!;
+      const { id: streamId, n } = this.q.nextInStream.get(t, stream ?? NO_STREAM)!;
       this.q.event.run(streamId, n, raw, raw.byteLength, now, exceptSocket, users.length);
       for (const h of this.q.bump.all({ t, users: list, bytes: raw.byteLength, at: now, stream: streamId, n })) {
         const u = asUserId(h.user_id);
@@ -155,7 +164,7 @@ export class SqliteInbox implements Inbox {
         offsets.set(u, h.head);
         if (h.bytes > this.retention.maxBytes) {
           let left = h.bytes;
-          const overCap = (row: EntryRow) => {
+          const overCap = (row: EntrySize) => {
             if (left <= this.retention.maxBytes) return false;
             left -= row.bytes;
             return true;
@@ -208,21 +217,29 @@ export class SqliteInbox implements Inbox {
     return this.q.newestDead.all(limit).map((r) => ({ tenantId: asTenantId(r.tenant_id), userId: asUserId(r.user_id), entry: toEntry(r), reason: r.reason }));
   }
 
-  /** Up to `limit` entries of the user from offset `from` (at most `head`), oldest first. */
-  private entriesFrom(t: TenantId, u: UserId, from: Offset, head: Offset, limit: number): EntryRow[] {
+  /** Where the user's offsets `from`… lie in the streams: up to `limit` of them (at most `head`), oldest first. */
+  private spans(t: TenantId, u: UserId, from: Offset, head: Offset, limit: number): Span[] {
     // Every run holds at least one entry, so `limit` runs hold enough; one more gives the last one's end.
     const runs = this.q.runs.all(t, u, t, u, from, limit + 1);
-    const out: EntryRow[] = [];
-    for (let i = 0; i < runs.length && out.length < limit; i++) {
+    const out: Span[] = [];
+    let left = limit;
+    for (let i = 0; i < runs.length && left > 0; i++) {
       const run = runs[i]!;
       const end = i + 1 < runs.length ? runs[i + 1]!.first_offset - 1 : head;
       const lo = Math.max(from, run.first_offset);
-      const hi = Math.min(end, lo + (limit - out.length) - 1);
+      const hi = Math.min(end, lo + left - 1);
       if (lo > hi) continue;
-      const shift = run.first_offset - run.first_n;
-      for (const e of this.q.events.all(run.stream_id, lo - shift, hi - shift)) {
-        out.push({ offset: e.n + shift, stream: run.stream_id, n: e.n, envelope: e.envelope, bytes: e.bytes, at: e.at, except_socket: e.except_socket });
-      }
+      out.push({ streamId: run.stream_id, shift: run.first_offset - run.first_n, lo, hi });
+      left -= hi - lo + 1;
+    }
+    return out;
+  }
+
+  /** Up to `limit` entries of the user from offset `from` (at most `head`), oldest first. */
+  private entriesFrom(t: TenantId, u: UserId, from: Offset, head: Offset, limit: number): EntryRow[] {
+    const out: EntryRow[] = [];
+    for (const { streamId, shift, lo, hi } of this.spans(t, u, from, head, limit)) {
+      for (const e of this.q.events.all(streamId, lo - shift, hi - shift)) out.push({ ...e, offset: e.n + shift });
     }
     return out;
   }
@@ -230,43 +247,50 @@ export class SqliteInbox implements Inbox {
   /**
    * Removes the user's oldest entries while `leaves` holds for them (so the retained entries
    * stay a contiguous run of offsets), lets go of their events (an event no inbox holds is
-   * deleted) and records those no device had acknowledged. Runs inside the caller's transaction.
+   * deleted) and records those no device had acknowledged. Runs inside the caller's
+   * transaction. The scan reads sizes and ages only, a few entries first and twice as many
+   * each step: an inbox at its size cap loses one entry per append.
    */
-  private removeLeading(t: TenantId, u: UserId, leaves: (row: EntryRow) => boolean, reason: DeadLetterReason, now: number): InboxDeadLetter[] {
+  private removeLeading(t: TenantId, u: UserId, leaves: (entry: EntrySize) => boolean, reason: DeadLetterReason, now: number): InboxDeadLetter[] {
     const h = this.q.head.get(t, u);
     if (!h) return [];
-    const removed: EntryRow[] = [];
     let next = h.first;
     let nextAt: number | null = null;
+    let bytes = 0;
+    /** The events let go of, as stretches of one stream. */
+    const released: { streamId: number; from: number; to: number }[] = [];
+    let step = 8;
     scan: while (next <= h.head) {
-      const rows = this.entriesFrom(t, u, next, h.head, REMOVE_STEP);
-      if (rows.length === 0) break;
-      for (const row of rows) {
-        if (!leaves(row)) {
-          nextAt = row.at;
-          break scan;
+      const before = next;
+      for (const { streamId, shift, lo, hi } of this.spans(t, u, next, h.head, step)) {
+        for (const e of this.q.sizes.all(streamId, lo - shift, hi - shift)) {
+          if (!leaves(e)) {
+            nextAt = e.at;
+            break scan;
+          }
+          bytes += e.bytes;
+          const last = released.at(-1);
+          if (last?.streamId === streamId && last.to === e.n - 1) last.to = e.n;
+          else released.push({ streamId, from: e.n, to: e.n });
+          next = e.n + shift + 1;
         }
-        removed.push(row);
-        next = row.offset + 1;
       }
+      if (next === before) break;
+      step = Math.min(step * 2, REMOVE_STEP);
     }
-    if (removed.length === 0) return [];
-    this.q.trim.run(next, nextAt, removed.reduce((sum, r) => sum + r.bytes, 0), t, u);
+    if (next === h.first) return [];
+    // The removed entries no device acknowledged, read in full before their runs go.
+    const acked = this.q.maxAck.get(t, u)?.acked ?? 0;
+    const deadFrom = Math.max(h.first, acked + 1);
+    const dead = deadFrom < next ? this.entriesFrom(t, u, deadFrom, next - 1, next - deadFrom) : [];
+    this.q.trim.run(next, nextAt, bytes, t, u);
     // The run holding the new first offset stays; with nothing left, the run holding the head
     // does (the next append may continue it).
     this.q.dropRuns.run(t, u, t, u, Math.min(next, h.head));
-    for (let i = 0; i < removed.length; ) {
-      // One statement pair per stretch of consecutive events of one stream.
-      let j = i + 1;
-      while (j < removed.length && removed[j]!.stream === removed[i]!.stream && removed[j]!.n === removed[j - 1]!.n + 1) j++;
-      const { stream, n } = removed[i]!;
-      const last = removed[j - 1]!.n;
-      this.q.release.run(stream, n, last);
-      this.q.unheld.run(stream, n, last);
-      i = j;
+    for (const r of released) {
+      this.q.release.run(r.streamId, r.from, r.to);
+      this.q.unheld.run(r.streamId, r.from, r.to);
     }
-    const acked = this.q.maxAck.get(t, u)?.acked ?? 0;
-    const dead = removed.filter((r) => r.offset > acked);
     for (const r of dead) this.q.dead.run(t, u, r.offset, r.envelope, r.at, r.except_socket, reason, now);
     return dead.map((r) => ({ tenantId: t, userId: u, entry: toEntry(r), reason }));
   }
