@@ -54,11 +54,19 @@ describe('handshake and session', () => {
     assert.equal(err.data?.code, 'TOO_MANY_CONNECTIONS');
   });
 
-  it('falls back to long-polling', async () => {
+  it('falls back to long-polling, and delivers a group event with each member’s offset over either transport', async () => {
     const socket = await connect(server, 'poller', { transports: ['polling'] });
     assert.equal(socket.io.engine.transport.name, 'polling');
-    const room = await ok<{ conversation: { id: string } }>(socket, 'room:create', { type: 'group', members: ['alice'], name: 'polling works' });
-    assert.ok(room.conversation.id);
+    const viaWebSocket = await connect(server, 'ws-member', { transports: ['websocket'] });
+    const sender = await connect(server, 'group-sender');
+    const room = await ok<{ conversation: { id: string } }>(socket, 'room:create', { type: 'group', members: ['ws-member', 'group-sender'], name: 'polling works' });
+    // ws-member's inbox holds one event more than the poller's before the message.
+    await ok(sender, 'room:create', { type: 'group', members: ['ws-member'], name: 'another room' });
+    const arrivals = [socket, viaWebSocket].map((s) => next<{ content: string }>(s, 'message:new'));
+    await ok(sender, 'message:send', { conversationId: room.conversation.id, clientMessageId: 'both-transports', content: 'to both transports' });
+    const [polled, pushed] = await Promise.all(arrivals);
+    assert.deepEqual([polled!.payload.data.content, polled!.offset], ['to both transports', 2]);
+    assert.deepEqual([pushed!.payload.data.content, pushed!.offset], ['to both transports', 3]);
   });
 
   it('accepts a fresh token for the same user, and refuses one for someone else', async () => {

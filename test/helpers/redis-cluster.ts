@@ -31,7 +31,23 @@ async function clusterOk(port: number): Promise<boolean> {
   }
 }
 
+/**
+ * Starts a Redis Cluster of `nodes` redis-server processes (half masters, half replicas) on
+ * free loopback ports. A node can lose its port, or its cluster bus port (port + 10 000), to
+ * another process between the choice and its start, and then exits: the cluster is then
+ * started again on other ports, up to three times.
+ */
 export async function startRedisCluster(nodes = 6): Promise<TestRedisCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(nodes);
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnce(nodes: number): Promise<TestRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
   const ports: number[] = [];
   while (ports.length < nodes) {

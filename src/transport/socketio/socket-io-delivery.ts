@@ -1,5 +1,6 @@
-import type { DefaultEventsMap, Server } from 'socket.io';
+import type { DefaultEventsMap, Server, Socket } from 'socket.io';
 import { Encoder, PacketType } from 'socket.io-parser';
+import { Sender } from 'ws';
 import { DISCONNECT_REASONS, type DisconnectCode } from '../../domain/disconnect.js';
 import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
 import type { Envelope } from '../../domain/protocol/envelope.js';
@@ -19,6 +20,16 @@ function encodeEventText(event: string, data: object): string | null {
   const [text, ...attachments] = encoder.encode({ type: PacketType.EVENT, nsp: '/', data: [event, data] });
   return attachments.length === 0 && typeof text === 'string' ? text : null;
 }
+
+declare module 'ws' {
+  /** ws's frame writer; exported by the package, left out of its type definitions. */
+  export class Sender {
+    static frame(data: Buffer, options: { readOnly: boolean; mask: boolean; rsv1: boolean; opcode: number; fin: boolean }): Buffer[];
+  }
+}
+
+/** A text message framed as a server sends it (unmasked), as `Sender.sendFrame` takes it. */
+const frameText = (payload: Buffer): Buffer[] => Sender.frame(payload, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
 
 /** LocalDelivery over Socket.IO: one `emit` per call, so the envelope is encoded once however many sockets receive it. */
 export class SocketIoDelivery implements LocalDelivery {
@@ -57,12 +68,21 @@ export class SocketIoDelivery implements LocalDelivery {
     }
     // The text ends with the envelope's closing brace and the array's bracket: the offset goes in between.
     const head = `${encoded.slice(0, -2)},"offset":`;
+    // "4" is Engine.IO's message packet type; the bytes up to the offset are the same for every member.
+    const prefix = Buffer.from(`4${head}`);
     const sockets = this.io.of('/').sockets;
     for (const g of groups) {
-      const packet = `${head}${g.offset}}]`;
+      const tail = `${g.offset}}]`;
+      const packet = `${head}${tail}`;
+      const payload = Buffer.allocUnsafe(prefix.length + tail.length);
+      prefix.copy(payload);
+      payload.write(tail, prefix.length, 'latin1');
+      // Engine.IO's WebSocket transport sends this frame as it is (as for Socket.IO's own broadcasts);
+      // other transports send `packet`.
+      const options = { wsPreEncodedFrame: frameText(payload) } as Parameters<Socket['conn']['write']>[1];
       for (const id of g.socketIds) {
         const conn = sockets.get(id)?.conn;
-        if (conn?.readyState === 'open') conn.write(packet);
+        if (conn?.readyState === 'open') conn.write(packet, options);
       }
     }
   }
