@@ -56,12 +56,26 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** redis-servers started and not gone yet: one exit hook kills them all, however many were started. */
+const running = new Set<ChildProcess>();
+
+function track(child: ChildProcess): void {
+  if (!process.listeners('exit').includes(killRunning)) process.once('exit', killRunning);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+function killRunning(): void {
+  for (const c of running) c.kill('SIGKILL');
+}
+
 /** Starts a redis-server child process; it dies with the test process. */
 export async function startRedis(extra: string[] = []): Promise<TestRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn('redis-server', redisArgs(port, extra), { stdio: 'ignore' });
+    track(child);
     await waitForRedis(port);
   };
   const kill = async () => {
@@ -72,6 +86,5 @@ export async function startRedis(extra: string[] = []): Promise<TestRedis> {
     await exited(c);
   };
   await launch();
-  process.once('exit', () => child?.kill('SIGKILL'));
   return { port, url: `redis://127.0.0.1:${port}`, kill, restart: launch, stop: kill };
 }
