@@ -37,7 +37,8 @@ io.on('connection', (socket) => {
   });
 });
 process.on('SIGTERM', () => process.exit(0));
-http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+// The same listen backlog as Switchboard's default (SWITCHBOARD_LISTEN_BACKLOG).
+http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', 4096, () => {
   const address = http.address();
   process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
 });

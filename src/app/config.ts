@@ -30,6 +30,7 @@ const rateLimits = z
 const EnvSchema = z.object({
   PORT: int(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
+  SWITCHBOARD_LISTEN_BACKLOG: int(1).default(4096),
   SWITCHBOARD_SERVER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 letters, digits, _ . -').optional(),
   SWITCHBOARD_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SWITCHBOARD_JWKS_URL: url.optional(),
@@ -108,6 +109,8 @@ export type Env = z.output<typeof EnvSchema>;
 export interface Config {
   port: number;
   host: string;
+  /** Connections the kernel queues before the server accepts them (capped by `net.core.somaxconn`). */
+  listenBacklog: number;
   serverId: string | undefined;
   /** True when no JWT secret or JWKS URL is set: a well-known dev secret is used. */
   devMode: boolean;
@@ -190,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     port: e.PORT,
     host: e.HOST,
+    listenBacklog: e.SWITCHBOARD_LISTEN_BACKLOG,
     serverId: e.SWITCHBOARD_SERVER_ID,
     devMode: !e.SWITCHBOARD_JWT_SECRET && !e.SWITCHBOARD_JWKS_URL,
     auth: {

@@ -246,7 +246,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
         logger.info({ serverId, store: config.store.kind, log: config.log.kind }, 'worker ready');
         return config.port;
       }
-      await http.listen({ port: config.port, host: config.host });
+      await http.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
       accepting = true;
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;

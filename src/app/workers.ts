@@ -72,7 +72,7 @@ export function runSupervisor({ workers, config, logger }: SupervisorOptions): v
   let ready = 0;
   cluster.on('message', (_worker, message: unknown) => {
     if (!isReadyMessage(message) || ++ready !== workers) return;
-    http.listen(config.port, config.host, () => {
+    http.listen(config.port, config.host, config.listenBacklog, () => {
       const address = http.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       logger.info({ port, workers }, 'switchboard listening');

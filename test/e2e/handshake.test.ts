@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { io } from 'socket.io-client';
 import { closeClients, connect, connectError, fails, next, ok, SECRET, startServer, token, type TestServer } from '../helpers/harness.js';
@@ -99,5 +100,19 @@ describe('handshake and session', () => {
     await next(longer, 'session:disconnect', () => true, 4000);
     assert.equal(socket.connected, true);
     await ok(socket, 'room:list', {});
+  });
+});
+
+describe('listening socket', () => {
+  it('queues as many connections as SWITCHBOARD_LISTEN_BACKLOG says, for reconnection storms', async () => {
+    const server = await startServer({ SWITCHBOARD_LISTEN_BACKLOG: '777' });
+    try {
+      // For a listening socket, `ss` shows the backlog in the Send-Q column.
+      const listed = spawnSync('ss', ['-Hltn', `sport = :${server.port}`], { encoding: 'utf8' });
+      assert.equal(listed.status, 0, listed.stderr);
+      assert.equal(listed.stdout.trim().split(/\s+/)[2], '777');
+    } finally {
+      await server.stop();
+    }
   });
 });
