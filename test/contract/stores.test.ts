@@ -75,6 +75,9 @@ describe('in PostgreSQL', () => {
 });
 
 describe('SQLite schema', () => {
+  /** How long the other process holds the new file's write lock, as a migration would. */
+  const MIGRATION_MS = 300;
+
   it('opens a new file while another process holds its write lock (a start beside a migrating one), once the lock is free', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
     try {
@@ -98,8 +101,9 @@ describe('SQLite schema', () => {
           if (out.includes('opening')) resolve();
         });
       });
-      // The other process's migration takes a while; the opener must wait for it, not fail.
-      await new Promise((r) => setTimeout(r, 300));
+      // The other process's migration goes on for a while after the opener started; the opener
+      // must wait for it, not fail. (The length of the migration is the scenario, not a wait for an event.)
+      await new Promise((r) => setTimeout(r, MIGRATION_MS));
       migrating.exec('COMMIT');
       migrating.close();
       assert.equal(await exited, 0, err);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { io } from 'socket.io-client';
 import { closeClients, connect, connectError, fails, next, ok, SECRET, startServer, token, type TestServer } from '../helpers/harness.js';
@@ -105,12 +106,32 @@ describe('handshake and session', () => {
 
 describe('listening socket', () => {
   it('queues as many connections as SWITCHBOARD_LISTEN_BACKLOG says, for reconnection storms', async () => {
-    const server = await startServer({ SWITCHBOARD_LISTEN_BACKLOG: '777' });
+    // Below Node's default (511) and the kernel's cap, so the value read back can only be ours.
+    const backlog = Math.min(500, Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8')) - 1);
+    const server = await startServer({ SWITCHBOARD_LISTEN_BACKLOG: String(backlog) });
     try {
       // For a listening socket, `ss` shows the backlog in the Send-Q column.
       const listed = spawnSync('ss', ['-Hltn', `sport = :${server.port}`], { encoding: 'utf8' });
       assert.equal(listed.status, 0, listed.stderr);
-      assert.equal(listed.stdout.trim().split(/\s+/)[2], '777');
+      assert.equal(listed.stdout.trim().split(/\s+/)[2], String(backlog));
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('with per-message compression (SWITCHBOARD_PER_MESSAGE_DEFLATE)', () => {
+  it('delivers a large group event intact, with each member’s offset', async () => {
+    const server = await startServer({ SWITCHBOARD_PER_MESSAGE_DEFLATE: 'true' });
+    try {
+      const members = await Promise.all(['deflate-a', 'deflate-b'].map((u) => connect(server, u, { transports: ['websocket'] })));
+      const sender = await connect(server, 'deflate-sender');
+      const room = await ok<{ conversation: { id: string } }>(sender, 'room:create', { type: 'group', members: ['deflate-a', 'deflate-b'], name: 'compressed' });
+      const content = 'compressible '.repeat(400);
+      const arrivals = members.map((s) => next<{ content: string }>(s, 'message:new'));
+      await ok(sender, 'message:send', { conversationId: room.conversation.id, clientMessageId: 'big', content });
+      for (const env of await Promise.all(arrivals)) assert.deepEqual([env.payload.data.content, env.offset], [content, 2]);
+      closeClients();
     } finally {
       await server.stop();
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_KEY, SECRET, until } from './harness.js';
 import { onLogLines, type LogLine } from './log-lines.js';
-import { freePort } from './redis-server.js';
+import { freePort, track } from './redis-server.js';
 
 
 /** One server process of a test cluster. */
@@ -42,23 +42,25 @@ export interface TestCluster {
  */
 const LAUNCH_TIMEOUT_MS = 60_000;
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** GET /health/ready answers 200. */
-export async function isReady(url: string): Promise<boolean> {
+/** What GET /health/ready answers (status and body, or why there was no answer). */
+async function readiness(url: string): Promise<{ ready: boolean; answer: string }> {
   try {
     const r = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) });
-    await r.body?.cancel();
-    return r.status === 200;
-  } catch {
-    return false;
+    return { ready: r.status === 200, answer: `${r.status} ${await r.text()}` };
+  } catch (err) {
+    return { ready: false, answer: String(err) };
   }
+}
+
+/** GET /health/ready answers 200. */
+export async function isReady(url: string): Promise<boolean> {
+  return (await readiness(url)).ready;
 }
 
 /**
@@ -73,13 +75,6 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
   const nodes: (ClusterNode | undefined)[] = Array.from({ length: n });
   const history: ClusterNode[] = [];
   let generation = 0;
-
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
 
   const launch = async (i: number): Promise<ClusterNode> => {
     const port = ports[i]!;
@@ -101,7 +96,7 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    live.add(child);
+    track(child);
     const node: ClusterNode = { index: i, url: `http://127.0.0.1:${port}`, port, serverId, child, logs: [] };
     history.push(node);
     onLogLines(child.stdout!, (line) => node.logs.push(line));
@@ -109,24 +104,16 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    const gone = exited(child).then(() => {
-      live.delete(child);
-    });
     let early = false;
-    void gone.then(() => (early = true));
+    void exited(child).then(() => (early = true));
     /** What /health/ready last answered, for the error when the node never gets ready. */
     let lastAnswer = 'no answer yet';
     try {
       await until(async () => {
         if (early) throw new Error(`${serverId} exited before it was ready (${child.exitCode ?? child.signalCode}): ${stderr.slice(-2000)}`);
-        try {
-          const r = await fetch(`${node.url}/health/ready`, { signal: AbortSignal.timeout(1000) });
-          lastAnswer = `${r.status} ${await r.text()}`;
-          return r.status === 200;
-        } catch (err) {
-          lastAnswer = String(err);
-          return false;
-        }
+        const { ready, answer } = await readiness(node.url);
+        lastAnswer = answer;
+        return ready;
       }, LAUNCH_TIMEOUT_MS, 50);
     } catch (err) {
       child.kill('SIGKILL');

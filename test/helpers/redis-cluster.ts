@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { freePort, redisArgs, waitForRedis } from './redis-server.js';
+import { freePort, redisArgs, track, waitForRedis } from './redis-server.js';
 
 /** A Redis Cluster of 3 masters and 3 replicas on loopback ports, owned by the tests. */
 export interface TestRedisCluster {
@@ -58,6 +58,7 @@ async function startOnce(nodes: number): Promise<TestRedisCluster> {
   const children: ChildProcess[] = ports.map((port) =>
     spawn('redis-server', redisArgs(port, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0', '--dir', dir]), { stdio: 'ignore' }),
   );
+  children.forEach(track);
   const kill = (c: ChildProcess) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve();
     c.once('exit', () => resolve());
@@ -67,7 +68,6 @@ async function startOnce(nodes: number): Promise<TestRedisCluster> {
     await Promise.all(children.map(kill));
     rmSync(dir, { recursive: true, force: true });
   };
-  process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
   try {
     await Promise.all(ports.map((p) => waitForRedis(p)));
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });

@@ -56,10 +56,11 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** redis-servers started and not gone yet: one exit hook kills them all, however many were started. */
+/** Child processes started and not gone yet: one exit hook kills them all, however many were started. */
 const running = new Set<ChildProcess>();
 
-function track(child: ChildProcess): void {
+/** Kills `child` (SIGKILL) if the test process exits while it still runs. */
+export function track(child: ChildProcess): void {
   if (!process.listeners('exit').includes(killRunning)) process.once('exit', killRunning);
   running.add(child);
   child.once('exit', () => running.delete(child));

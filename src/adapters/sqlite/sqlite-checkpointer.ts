@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../ports/logger.js';
-import type { SqliteDatabase } from './sqlite-database.js';
+import { BUSY_TIMEOUT_MS, type SqliteDatabase } from './sqlite-database.js';
 
 export interface SqliteCheckpointerOptions {
   /** How often the WAL is copied back into the database file (default 100 ms). */
@@ -22,8 +22,7 @@ const DEFAULTS: SqliteCheckpointerOptions = { intervalMs: 100, fallbackPages: 10
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.file);
-db.pragma('busy_timeout = 5000');
+const db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
 const checkpoint = () => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
@@ -57,7 +56,7 @@ export class SqliteCheckpointer {
     const { intervalMs, fallbackPages } = { ...DEFAULTS, ...options };
     db.pragma(`wal_autocheckpoint = ${fallbackPages}`);
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, intervalMs } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, intervalMs, busyTimeoutMs: BUSY_TIMEOUT_MS } });
     this.worker.on('message', (m: { error: string }) => logger.warn({ err: m.error, file }, 'SQLite checkpoint failed'));
     this.worker.on('error', (err) => logger.warn({ err, file }, 'SQLite checkpointer stopped; commits checkpoint the WAL themselves'));
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));

@@ -234,7 +234,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 ];
 
 /** How long a statement waits for another process's lock on the file. */
-const BUSY_TIMEOUT_MS = 5000;
+export const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Puts the file in WAL mode. On a new file that takes its exclusive lock, and SQLite answers
@@ -249,7 +249,7 @@ function switchToWal(db: SqliteDatabase): void {
       db.pragma('journal_mode = WAL');
       return;
     } catch (err) {
-      if (!(err instanceof Database.SqliteError && err.code === 'SQLITE_BUSY') || Date.now() > deadline) throw err;
+      if (!(err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY')) || Date.now() > deadline) throw err;
       Atomics.wait(pause, 0, 0, 20);
     }
   }
@@ -270,7 +270,7 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
     db.pragma('foreign_keys = ON');
     db.transaction(() => {
       const version = db.pragma('user_version', { simple: true }) as number;
-      // A file a newer release migrated has data this one would misread (e.g. shared inbox envelopes).
+      // A file a newer release migrated has data this one would misread (e.g. inbox runs).
       if (version > SQLITE_MIGRATIONS.length) {
         throw new Error(`${file} has schema version ${version}; this release knows up to ${SQLITE_MIGRATIONS.length}. Run the newer release, or restore a backup.`);
       }

@@ -146,7 +146,9 @@ export class MessageService {
       const pending = recent.filter((m) => m.seq > previous && m.seq <= current).map((m) => m.senderId);
       const senders = [...new Set([...stored, ...pending])].filter((u) => u !== by.userId);
       const env = this.envelopes.create(by.tenantId, 'event', 'message:read', { conversationId, userId: by.userId, seq: current, readAt: at });
-      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId, stream: conversationId });
+      // Receipts go to a few members only: a stream of their own keeps the conversation's stream
+      // consecutive for everyone else (Inbox.append).
+      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId, stream: `read:${conversationId}` });
     }
     return { conversationId, seq: current };
   }

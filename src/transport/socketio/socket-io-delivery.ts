@@ -28,8 +28,13 @@ declare module 'ws' {
   }
 }
 
-/** A text message framed as a server sends it (unmasked), as `Sender.sendFrame` takes it. */
-const frameText = (payload: Buffer): Buffer[] => Sender.frame(payload, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
+/** The text message `prefix` + `tail` (ASCII) framed as a server sends it (unmasked), as `Sender.sendFrame` takes it. */
+function frameText(prefix: Buffer, tail: string): Buffer[] {
+  const payload = Buffer.allocUnsafe(prefix.length + tail.length);
+  prefix.copy(payload);
+  payload.write(tail, prefix.length, 'latin1');
+  return Sender.frame(payload, { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });
+}
 
 /** LocalDelivery over Socket.IO: one `emit` per call, so the envelope is encoded once however many sockets receive it. */
 export class SocketIoDelivery implements LocalDelivery {
@@ -70,16 +75,15 @@ export class SocketIoDelivery implements LocalDelivery {
     const head = `${encoded.slice(0, -2)},"offset":`;
     // "4" is Engine.IO's message packet type; the bytes up to the offset are the same for every member.
     const prefix = Buffer.from(`4${head}`);
+    // With compression on, Engine.IO compresses what it sends and ignores pre-encoded frames.
+    const preEncode = !this.io.engine.opts.perMessageDeflate;
     const sockets = this.io.of('/').sockets;
     for (const g of groups) {
       const tail = `${g.offset}}]`;
       const packet = `${head}${tail}`;
-      const payload = Buffer.allocUnsafe(prefix.length + tail.length);
-      prefix.copy(payload);
-      payload.write(tail, prefix.length, 'latin1');
-      // Engine.IO's WebSocket transport sends this frame as it is (as for Socket.IO's own broadcasts);
-      // other transports send `packet`.
-      const options = { wsPreEncodedFrame: frameText(payload) } as Parameters<Socket['conn']['write']>[1];
+      // Engine.IO's WebSocket transport sends this frame as it is (as for Socket.IO's own
+      // broadcasts); other transports send `packet`.
+      const options = preEncode ? ({ wsPreEncodedFrame: frameText(prefix, tail) } as Parameters<Socket['conn']['write']>[1]) : undefined;
       for (const id of g.socketIds) {
         const conn = sockets.get(id)?.conn;
         if (conn?.readyState === 'open') conn.write(packet, options);
