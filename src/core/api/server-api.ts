@@ -7,7 +7,7 @@ import type { ConversationService } from '../conversations/conversation-service.
 import type { HistoryPage, MessageService } from '../messages/message-service.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
-import { tenantTopic } from '../routing/topics.js';
+import { conversationStream, tenantTopic, userStream } from '../routing/topics.js';
 import type { Router } from '../routing/router.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { DeliveryCounters } from '../delivery/delivery-counters.js';
@@ -72,13 +72,13 @@ export class ServerApi {
       const sockets = await this.router.toUsers(tenantId, [asUserId(req.userId)], env, {
         volatile,
         deviceId: req.deviceId === undefined ? undefined : asDeviceId(req.deviceId),
-        stream: `user:${req.userId}`,
+        stream: userStream(asUserId(req.userId)),
       });
       return { target: 'user', sockets };
     }
     if (req.roomId !== undefined) {
       const members = await this.conversations.memberIds(tenantId, await this.existing(tenantId, asConversationId(req.roomId)));
-      const sockets = await this.router.toUsers(tenantId, members, env, { volatile, stream: req.roomId });
+      const sockets = await this.router.toUsers(tenantId, members, env, { volatile, stream: conversationStream(asConversationId(req.roomId)) });
       return { target: 'room', sockets };
     }
     this.router.toTopic(tenantTopic(tenantId), env, { volatile });

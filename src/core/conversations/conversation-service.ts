@@ -8,7 +8,7 @@ import type { MessageStore } from '../../ports/message-store.js';
 import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { Router } from '../routing/router.js';
-import { channelTopic } from '../routing/topics.js';
+import { channelTopic, conversationStream } from '../routing/topics.js';
 import type { MembershipCache } from './membership-cache.js';
 
 export interface ConversationView {
@@ -87,7 +87,7 @@ export class ConversationService {
       // A new conversation is in no cache yet; only a channel's topic needs its members.
       if (conversation.type === 'channel') await this.changed(conversation, view.members.map((m) => m.userId), []);
       const env = this.envelopes.create(by.tenantId, 'event', 'room:created', view);
-      await this.router.toUsers(by.tenantId, view.members.map((m) => m.userId), env, { exceptSocket: socketId, stream: conversation.id });
+      await this.router.toUsers(by.tenantId, view.members.map((m) => m.userId), env, { exceptSocket: socketId, stream: conversationStream(conversation.id) });
     }
     return { ...view, created };
   }
@@ -138,7 +138,7 @@ export class ConversationService {
       if (added.length > 0) {
         await this.changed(conversation, [by.userId], []);
         const env = this.envelopes.create(by.tenantId, 'event', 'room:member_joined', { conversationId, member });
-        await this.router.toUsers(by.tenantId, await this.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId, stream: conversationId });
+        await this.router.toUsers(by.tenantId, await this.memberIds(by.tenantId, conversationId), env, { exceptSocket: socketId, stream: conversationStream(conversationId) });
       }
     }
     return { conversation, members: await this.store.listMembers(by.tenantId, conversationId) };
@@ -156,7 +156,7 @@ export class ConversationService {
     }
     await this.changed(conversation, [], [by.userId]);
     const env = this.envelopes.create(by.tenantId, 'event', 'room:member_left', { conversationId, userId: by.userId });
-    await this.router.toUsers(by.tenantId, [...remaining.map((m) => m.userId), by.userId], env, { exceptSocket: socketId, stream: conversationId });
+    await this.router.toUsers(by.tenantId, [...remaining.map((m) => m.userId), by.userId], env, { exceptSocket: socketId, stream: conversationStream(conversationId) });
     return { conversationId };
   }
 
@@ -199,7 +199,7 @@ export class ConversationService {
       removed,
       by: by.userId,
     });
-    await this.router.toUsers(by.tenantId, [...members.map((m) => m.userId), ...removed], env, { exceptSocket: socketId, stream: conversationId });
+    await this.router.toUsers(by.tenantId, [...members.map((m) => m.userId), ...removed], env, { exceptSocket: socketId, stream: conversationStream(conversationId) });
     return { conversation: updated, members };
   }
 

@@ -9,7 +9,7 @@ import type { Clock, IdGenerator } from '../../ports/system.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { EnvelopeFactory } from '../routing/envelopes.js';
 import type { Router } from '../routing/router.js';
-import { channelTopic } from '../routing/topics.js';
+import { channelTopic, conversationStream, receiptStream } from '../routing/topics.js';
 import { toWireMessage, type WireMessage } from './wire.js';
 
 export interface MessageServiceOptions {
@@ -146,9 +146,7 @@ export class MessageService {
       const pending = recent.filter((m) => m.seq > previous && m.seq <= current).map((m) => m.senderId);
       const senders = [...new Set([...stored, ...pending])].filter((u) => u !== by.userId);
       const env = this.envelopes.create(by.tenantId, 'event', 'message:read', { conversationId, userId: by.userId, seq: current, readAt: at });
-      // Receipts go to a few members only: a stream of their own keeps the conversation's stream
-      // consecutive for everyone else (Inbox.append).
-      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId, stream: `read:${conversationId}` });
+      await this.router.toUsers(by.tenantId, [...senders, by.userId], env, { exceptSocket: socketId, stream: receiptStream(conversationId) });
     }
     return { conversationId, seq: current };
   }
@@ -222,7 +220,7 @@ export class MessageService {
       this.router.toTopic(channelTopic(tenantId, id), env, { exceptSocket: socketId });
       return;
     }
-    await this.router.toUsers(tenantId, await this.conversations.memberIds(tenantId, id), env, { exceptSocket: socketId, stream: id });
+    await this.router.toUsers(tenantId, await this.conversations.memberIds(tenantId, id), env, { exceptSocket: socketId, stream: conversationStream(id) });
   }
 
   private nowIso(): string {
