@@ -227,7 +227,8 @@ function fire(spec: SendSpec, contentBytes: number, r: SendResult & { hist: Hist
   const c = clients[spec.from]!;
   const t0 = performance.now();
   const payload: Record<string, unknown> = { ...spec.payload, content: stampedContent(contentBytes) };
-  if ('clientMessageId' in spec.payload) payload.clientMessageId = `${spec.payload.clientMessageId as string}-${seq}`;
+  // Time first, as in the SDK's UUIDv7 ids.
+  if ('clientMessageId' in spec.payload) payload.clientMessageId = `${Date.now().toString(16).padStart(12, '0')}-${spec.payload.clientMessageId as string}-${seq}`;
   r.sent++;
   return c.call(spec.event, payload).then(
     (answer) => {

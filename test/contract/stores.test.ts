@@ -10,7 +10,7 @@ import { MemoryMessageStore } from '../../src/adapters/memory/memory-message-sto
 import { openPostgres, type PostgresPool } from '../../src/adapters/postgres/postgres-database.js';
 import { PostgresConversationStore } from '../../src/adapters/postgres/postgres-conversation-store.js';
 import { PostgresMessageStore } from '../../src/adapters/postgres/postgres-message-store.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import { openSqliteDatabase, SQLITE_MIGRATIONS, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteConversationStore } from '../../src/adapters/sqlite/sqlite-conversation-store.js';
 import { SqliteDurableLog } from '../../src/adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
@@ -108,6 +108,49 @@ describe('SQLite schema', () => {
       migrating.close();
       assert.equal(await exited, 0, err);
       assert.match(out, /opening\s+wal/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the messages of a file whose unique indexes led with the conversation, and the same uniqueness on the new ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      const old = new Database(file);
+      old.pragma('journal_mode = WAL');
+      const previous = SQLITE_MIGRATIONS.length - 1;
+      for (const migration of SQLITE_MIGRATIONS.slice(0, previous)) old.exec(migration);
+      old.pragma(`user_version = ${previous}`);
+      const row = old.prepare(
+        `INSERT INTO messages (tenant_id, conversation_id, seq, id, sender_id, client_message_id, type, content, metadata, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'text', ?, '{}', '2026-11-22T10:00:00.000Z')`,
+      );
+      row.run('acme', 'c1', 1, 'm1', 'ann', 'cm1', 'first');
+      row.run('acme', 'c2', 1, 'm2', 'ann', 'cm1', 'the same client id in another conversation');
+      old.close();
+
+      const db = openSqliteDatabase(file);
+      try {
+        const leading = (index: string) => db.prepare<[], { name: string }>(`SELECT name FROM pragma_index_info('${index}') ORDER BY seqno`).all().map((c) => c.name);
+        assert.deepEqual(leading('messages_by_id'), ['id', 'tenant_id', 'conversation_id']);
+        assert.deepEqual(leading('messages_dedup'), ['client_message_id', 'tenant_id', 'conversation_id', 'sender_id']);
+        const store = new SqliteMessageStore(db);
+        const [t, c1, c2] = [asTenantId('acme'), asConversationId('c1'), asConversationId('c2')];
+        assert.equal((await store.get(t, c1, asMessageId('m1')))?.content, 'first');
+        assert.equal(await store.get(t, c2, asMessageId('m1')), null, 'an id is looked up in its conversation');
+        assert.equal(store.sentNow(t, c2, asUserId('ann'), 'cm1')?.id, 'm2');
+        const next = (o: Partial<Message>): Message => ({
+          tenantId: t, conversationId: c1, id: asMessageId('m3'), seq: 2, senderId: asUserId('ann'), clientMessageId: 'cm3',
+          type: 'text', content: 'x', metadata: {}, attachment: null, replyTo: null, createdAt: '2026-11-22T10:00:01.000Z', editedAt: null, deletedAt: null, reactions: [], ...o,
+        });
+        assert.equal(store.insertNow(next({ clientMessageId: 'cm1' })), false, 'a repeat of a client message id in its conversation');
+        assert.equal(store.insertNow(next({ id: asMessageId('m1') })), false, 'a repeat of an id in its conversation');
+        assert.equal(store.insertNow(next({ conversationId: asConversationId('c3'), id: asMessageId('m1'), clientMessageId: 'cm1', seq: 1 })), true, 'both are free in another conversation');
+        assert.equal(store.insertNow(next({})), true);
+      } finally {
+        db.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

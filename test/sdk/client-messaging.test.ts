@@ -43,6 +43,28 @@ describe('SDK: messaging', () => {
     assert.deepEqual((await bobApp.until(conversation.id, 20)).map((m) => m.content), texts);
   });
 
+  it('numbers its messages with UUIDv7 client message ids, in the order of the time they were made', async () => {
+    const alice = await sdk(server, 'alice');
+    await sdk(server, 'bob');
+    const { conversation } = await alice.createRoom({ type: 'direct', members: ['bob'] });
+    const ids: string[] = [];
+    alice.socket.onAnyOutgoing((event: string, payload: { clientMessageId: string }) => {
+      if (event === 'message:send') ids.push(payload.clientMessageId);
+    });
+    const from = Date.now();
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await alice.send(conversation.id, `m${i}`));
+    const to = Date.now();
+    assert.deepEqual(sent.map((m) => m.clientMessageId), ids, 'the stored messages carry the ids sent');
+    for (const id of ids) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const ms = parseInt(id.replaceAll('-', '').slice(0, 12), 16);
+      assert.ok(ms >= from && ms <= to, `${id}: its time ${ms} is when it was made (${from}–${to})`);
+    }
+    const times = ids.map((id) => id.slice(0, 13));
+    assert.deepEqual([...times].sort(), times, 'later messages sort after earlier ones by their time part');
+  });
+
   it('rejects a send the server refuses for good, and the next message of the conversation still goes out', async () => {
     const alice = await sdk(server, 'alice');
     const carol = await sdk(server, 'carol');

@@ -231,6 +231,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP TABLE inbox_entries;
   DROP TABLE inbox_envelopes;
   `,
+  // The message store's unique indexes lead with the id and the client message id instead of
+  // the conversation: same columns, same uniqueness. Ids are ULIDs, so a commit's new messages
+  // go to the end of messages_by_id together, whatever their conversations, instead of one
+  // page per conversation; the same for messages_dedup when clients number their messages in
+  // time order (the SDK's UUIDv7). Each page a commit touches is written to the WAL.
+  `
+  DROP INDEX messages_by_id;
+  CREATE UNIQUE INDEX messages_by_id ON messages (id, tenant_id, conversation_id);
+  DROP INDEX messages_dedup;
+  CREATE UNIQUE INDEX messages_dedup ON messages (client_message_id, tenant_id, conversation_id, sender_id);
+  `,
 ];
 
 /** How long a statement waits for another process's lock on the file. */
