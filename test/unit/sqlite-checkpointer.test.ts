@@ -53,7 +53,7 @@ describe('SqliteCheckpointer', () => {
     }
     // The frames in the WAL now (this checkpoint reports them before it copies anything):
     // without starting over it would hold nearly every page of the 3000 commits (about 7000).
-    const [{ log }] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    const { log } = (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!;
     db.close();
     assert.ok(log >= 0 && log < 4000, `the WAL holds ${log} frames after ${commits} commits of 4 KB`);
   });
