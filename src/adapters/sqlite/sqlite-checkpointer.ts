@@ -13,35 +13,45 @@ export interface SqliteCheckpointerOptions {
   restartPages: number;
   /**
    * WAL size, in pages, past which a commit on the main thread checkpoints by itself
-   * (default 10 000, 40 MB): only when the worker falls behind or has stopped.
+   * (default 10 000, 40 MB): only when the worker falls behind. Once the worker has stopped,
+   * SQLite's own 1000 pages.
    */
   fallbackPages: number;
 }
+
+/** SQLite's own `wal_autocheckpoint`, for when the worker has stopped. */
+const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
 const DEFAULTS: SqliteCheckpointerOptions = { intervalMs: 100, restartPages: 4000, fallbackPages: 10_000 };
 
 /**
  * The worker: its own connection to the file, checkpointing on a timer until told to stop.
- * When the WAL it has just copied is past `restartPages` it tells the main thread, and
- * pauses until the main connection's checkpoint is done (two would only get in each other's way).
+ * When the WAL it has just copied is past `restartPages` and has grown since its last report,
+ * it tells the main thread and pauses until the main connection's checkpoint is done (two
+ * would only get in each other's way). The WAL starts over only at the next commit, so an
+ * idle server's stays as it is, and is not reported again.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
 let mainCopying = false;
+/** The WAL size last reported to the main thread. */
+let reported = -1;
 const checkpoint = () => {
   if (mainCopying) return;
   try {
     let [{ log }] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (log < workerData.restartPages) return;
+    // Nothing was committed since the last report (an idle server): nothing to start over.
+    if (log < workerData.restartPages || log === reported) return;
     // Copy again what was committed while it copied, so the main connection has little left.
     for (let pass = 0; pass < 3; pass++) {
-      const copied = log;
+      const before = log;
       [{ log }] = db.pragma('wal_checkpoint(PASSIVE)');
-      if (log - copied < 64) break;
+      if (log - before < 64) break;
     }
     mainCopying = true;
+    reported = log;
     parentPort.postMessage({ copied: log });
   } catch (err) {
     parentPort.postMessage({ error: String(err) });
@@ -90,7 +100,11 @@ export class SqliteCheckpointer {
       if ('error' in m) logger.warn({ err: m.error, file }, 'SQLite checkpoint failed');
       else this.finish(db, file, logger);
     });
-    this.worker.on('error', (err) => logger.warn({ err, file }, 'SQLite checkpointer stopped; commits checkpoint the WAL themselves'));
+    this.worker.on('error', (err) => {
+      logger.error({ err, file }, 'SQLite checkpointer stopped; commits checkpoint the WAL themselves');
+      // Without the worker, commits copy the WAL themselves: in steps of SQLite's default size.
+      if (db.open) db.pragma(`wal_autocheckpoint = ${Math.min(fallbackPages, SQLITE_DEFAULT_AUTOCHECKPOINT)}`);
+    });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     // The server's exit does not wait for checkpoints: the WAL is as durable as the file.
     this.worker.unref();

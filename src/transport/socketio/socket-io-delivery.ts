@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import type { DefaultEventsMap, Server, Socket } from 'socket.io';
-import type * as SocketIoParser from 'socket.io-parser';
+import { Encoder, PacketType } from 'socket.io-parser';
 import { Sender } from 'ws';
 import { DISCONNECT_REASONS, type DisconnectCode } from '../../domain/disconnect.js';
 import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
@@ -13,12 +12,7 @@ import type { SocketData } from './socket-data.js';
 /** Server-to-server event that applies a topic membership change on every server. */
 const MEMBERSHIP_EVENT = 'switchboard:membership';
 
-/**
- * Socket.IO's own packet encoder, as its broadcasts use it: the CommonJS build Socket.IO
- * loads. An ESM import would get the package's `esm-debug` build, which calls `debug` for
- * every packet it encodes.
- */
-const { Encoder, PacketType } = createRequire(import.meta.url)('socket.io-parser') as typeof SocketIoParser;
+/** Socket.IO's own packet encoder, as its broadcasts use it. */
 const encoder = new Encoder();
 
 /** The Socket.IO text packet of an event, or null when the arguments hold binary data (sent as attachments). */
