@@ -15,6 +15,8 @@ export interface BenchOptions {
   pairs: number;
   /** Point-to-point: seconds a rate must hold p99 < 100 ms. */
   hold: number;
+  /** Point-to-point: seconds of flood before measuring, so the store holds history (0: start empty). */
+  history: number;
   /** Seconds of each flood or paced phase (fan-out, cross-server). */
   seconds: number;
   /** Load generator processes. */
@@ -39,6 +41,7 @@ export const DEFAULTS: BenchOptions = {
   members: 1000,
   pairs: 100,
   hold: 20,
+  history: 0,
   seconds: 5,
   generators: 3,
   hundredK: 100_000,

@@ -31,6 +31,7 @@ Options:
   --members N         fan-out room size (${DEFAULTS.members})
   --pairs N           point-to-point conversations (${DEFAULTS.pairs})
   --hold S            seconds a point-to-point rate must hold p99 < 100 ms (${DEFAULTS.hold})
+  --history S         point-to-point: flood S seconds first, so the store holds history (${DEFAULTS.history})
   --seconds S         length of each flood/paced phase (${DEFAULTS.seconds})
   --generators N      load generator processes (${DEFAULTS.generators})
   --clients N         connections of the 100k scenario (${DEFAULTS.hundredK})
@@ -91,6 +92,7 @@ function options(): { o: BenchOptions; wanted: string[]; out: string | undefined
       members: { type: 'string' },
       pairs: { type: 'string' },
       hold: { type: 'string' },
+      history: { type: 'string' },
       seconds: { type: 'string' },
       generators: { type: 'string' },
       clients: { type: 'string' },
@@ -127,6 +129,7 @@ function options(): { o: BenchOptions; wanted: string[]; out: string | undefined
   set('members', num('members', values.members, 2));
   set('pairs', num('pairs', values.pairs, 1));
   set('hold', num('hold', values.hold, 0.5));
+  set('history', num('history', values.history, 0));
   set('seconds', num('seconds', values.seconds, 0.5));
   set('generators', num('generators', values.generators, 1));
   set('hundredK', num('clients', values.clients, 2));

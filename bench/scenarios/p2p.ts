@@ -15,6 +15,8 @@ const STEPS = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25];
  * from 40 % to 125 % of it are tried for min(hold, 5) s each, stepping up until p99
  * (send → delivery) reaches 100 ms or anything fails; the best rate must then hold for the
  * full `hold` seconds (if it does not, the step below is held instead; at most two holds).
+ * With `history`, a flood of that many seconds comes first, unmeasured, so that Switchboard's
+ * store and inboxes hold messages, as a server that has been running does.
  */
 export async function pointToPoint(o: BenchOptions, report: Report): Promise<void> {
   const scenario = 'p2p';
@@ -34,6 +36,8 @@ export async function pointToPoint(o: BenchOptions, report: Report): Promise<voi
         const sends = await pairSends(pool, t.dialect, users, `m${Date.now()}-`);
         const base = { contentBytes: o.messageBytes, perMessage: 1, drainMs: o.smoke ? 3000 : 10_000, ...(o.smoke ? SMOKE_CAPS : {}) };
         await pacedRun(pool, sends, { ...base, rate: 200, durationMs: o.smoke ? 200 : 1000 });
+        // History first, if asked: what a server that has been running holds (not measured).
+        if (o.history > 0) await floodRun(pool, sends, { ...base, window: 4, durationMs: o.history * 1000 });
         const from = Date.now();
         const flood = await floodRun(pool, sends, { ...base, window: 4, durationMs: Math.min(trialMs, 5000) });
         const ceiling = Math.max(10, flood.ackedPerSecond);
