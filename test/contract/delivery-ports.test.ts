@@ -9,9 +9,8 @@ import { MemoryMessageSequencer } from '../../src/adapters/memory/memory-message
 import { connectRedis, type RedisConnections } from '../../src/adapters/redis/redis-connection.js';
 import { RedisInbox } from '../../src/adapters/redis/redis-inbox.js';
 import { RedisMessageSequencer } from '../../src/adapters/redis/redis-message-sequencer.js';
-import Database from 'better-sqlite3';
 import { encodeEnvelope } from '../../src/adapters/codec/inbox-envelope.js';
-import { openSqliteDatabase, SQLITE_MIGRATIONS, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import { openSqliteDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteDurableLog } from '../../src/adapters/sqlite/sqlite-durable-log.js';
 import { SqliteInbox } from '../../src/adapters/sqlite/sqlite-inbox.js';
 import { SqliteJournalSequencer } from '../../src/adapters/sqlite/sqlite-journal-sequencer.js';
@@ -23,6 +22,7 @@ import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-clust
 import { inboxContract } from './inbox.contract.js';
 import { messageSequencerContract } from './message-sequencer.contract.js';
 import { redisFixture } from './redis-fixture.js';
+import { sqliteFileAtVersion } from '../helpers/sqlite.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -181,12 +181,8 @@ describe('in SQLite', () => {
 
   it('reads the inboxes a file of the schema before inbox runs held, at the same offsets, and goes on numbering them', async () => {
     const file = join(dir, `delivery-${files++}.sqlite`);
-    const old = new Database(file);
-    old.pragma('journal_mode = WAL');
     // The schema before inboxes as runs (the fourth migration).
-    const previous = 3;
-    for (const migration of SQLITE_MIGRATIONS.slice(0, previous)) old.exec(migration);
-    old.pragma(`user_version = ${previous}`);
+    const old = sqliteFileAtVersion(file, 3);
     const t = 'acme';
     const raw = (id: string) => Buffer.from(encodeEnvelope({ v: 1, type: 'event', id, tenant_id: asTenantId(t), timestamp: 1, payload: { action: 'x', data: null } }));
     const shared = Number(old.prepare('INSERT INTO inbox_envelopes (envelope, at) VALUES (?, 2000)').run(raw('shared')).lastInsertRowid);

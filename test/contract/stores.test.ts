@@ -22,6 +22,7 @@ import type { Message } from '../../src/domain/model.js';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
 import type { NewMessage } from '../../src/ports/message-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { sqliteFileAtVersion } from '../helpers/sqlite.js';
 import { storesContract } from './stores.contract.js';
 
 describe('in memory', () => {
@@ -75,102 +76,85 @@ describe('in PostgreSQL', () => {
 });
 
 describe('SQLite schema', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   /** How long the other process holds the new file's write lock, as a migration would. */
   const MIGRATION_MS = 300;
 
   it('opens a new file while another process holds its write lock (a start beside a migrating one), once the lock is free', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
-    try {
-      const file = join(dir, 'db.sqlite');
-      // What a process that is migrating the new file holds: its write lock, in a transaction.
-      const migrating = new Database(file);
-      migrating.exec('CREATE TABLE first_process (x)');
-      migrating.exec('BEGIN IMMEDIATE');
-      const script = `import { openSqliteDatabase } from ${JSON.stringify(new URL('../../src/adapters/sqlite/sqlite-database.ts', import.meta.url).href)};
-        console.log('opening');
-        const db = openSqliteDatabase(${JSON.stringify(file)});
-        console.log(db.pragma('journal_mode', { simple: true }));`;
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      await new Promise<void>((resolve) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          if (out.includes('opening')) resolve();
-        });
+    const file = join(dir, 'locked.sqlite');
+    // What a process that is migrating the new file holds: its write lock, in a transaction.
+    const migrating = new Database(file);
+    migrating.exec('CREATE TABLE first_process (x)');
+    migrating.exec('BEGIN IMMEDIATE');
+    const script = `import { openSqliteDatabase } from ${JSON.stringify(new URL('../../src/adapters/sqlite/sqlite-database.ts', import.meta.url).href)};
+      console.log('opening');
+      const db = openSqliteDatabase(${JSON.stringify(file)});
+      console.log(db.pragma('journal_mode', { simple: true }));`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('opening')) resolve();
       });
-      // The other process's migration goes on for a while after the opener started; the opener
-      // must wait for it, not fail. (The length of the migration is the scenario, not a wait for an event.)
-      await new Promise((r) => setTimeout(r, MIGRATION_MS));
-      migrating.exec('COMMIT');
-      migrating.close();
-      assert.equal(await exited, 0, err);
-      assert.match(out, /opening\s+wal/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+    // The other process's migration goes on for a while after the opener started; the opener
+    // must wait for it, not fail. (The length of the migration is the scenario, not a wait for an event.)
+    await new Promise((r) => setTimeout(r, MIGRATION_MS));
+    migrating.exec('COMMIT');
+    migrating.close();
+    assert.equal(await exited, 0, err);
+    assert.match(out, /opening\s+wal/);
   });
 
   it('keeps the messages of a file whose unique indexes led with the conversation, and the same uniqueness on the new ones', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
-    try {
-      const file = join(dir, 'db.sqlite');
-      const old = new Database(file);
-      old.pragma('journal_mode = WAL');
-      const previous = SQLITE_MIGRATIONS.length - 1;
-      for (const migration of SQLITE_MIGRATIONS.slice(0, previous)) old.exec(migration);
-      old.pragma(`user_version = ${previous}`);
-      const row = old.prepare(
-        `INSERT INTO messages (tenant_id, conversation_id, seq, id, sender_id, client_message_id, type, content, metadata, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'text', ?, '{}', '2026-11-22T10:00:00.000Z')`,
-      );
-      row.run('acme', 'c1', 1, 'm1', 'ann', 'cm1', 'first');
-      row.run('acme', 'c2', 1, 'm2', 'ann', 'cm1', 'the same client id in another conversation');
-      old.close();
+    const file = join(dir, 'indexes.sqlite');
+    const old = sqliteFileAtVersion(file, SQLITE_MIGRATIONS.length - 1);
+    const row = old.prepare(
+      `INSERT INTO messages (tenant_id, conversation_id, seq, id, sender_id, client_message_id, type, content, metadata, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'text', ?, '{}', '2026-11-22T10:00:00.000Z')`,
+    );
+    row.run('acme', 'c1', 1, 'm1', 'ann', 'cm1', 'first');
+    row.run('acme', 'c2', 1, 'm2', 'ann', 'cm1', 'the same client id in another conversation');
+    old.close();
 
-      const db = openSqliteDatabase(file);
-      try {
-        const leading = (index: string) => db.prepare<[], { name: string }>(`SELECT name FROM pragma_index_info('${index}') ORDER BY seqno`).all().map((c) => c.name);
-        assert.deepEqual(leading('messages_by_id'), ['id', 'tenant_id', 'conversation_id']);
-        assert.deepEqual(leading('messages_dedup'), ['client_message_id', 'tenant_id', 'conversation_id', 'sender_id']);
-        const store = new SqliteMessageStore(db);
-        const [t, c1, c2] = [asTenantId('acme'), asConversationId('c1'), asConversationId('c2')];
-        assert.equal((await store.get(t, c1, asMessageId('m1')))?.content, 'first');
-        assert.equal(await store.get(t, c2, asMessageId('m1')), null, 'an id is looked up in its conversation');
-        assert.equal(store.sentNow(t, c2, asUserId('ann'), 'cm1')?.id, 'm2');
-        const next = (o: Partial<Message>): Message => ({
-          tenantId: t, conversationId: c1, id: asMessageId('m3'), seq: 2, senderId: asUserId('ann'), clientMessageId: 'cm3',
-          type: 'text', content: 'x', metadata: {}, attachment: null, replyTo: null, createdAt: '2026-11-22T10:00:01.000Z', editedAt: null, deletedAt: null, reactions: [], ...o,
-        });
-        assert.equal(store.insertNow(next({ clientMessageId: 'cm1' })), false, 'a repeat of a client message id in its conversation');
-        assert.equal(store.insertNow(next({ id: asMessageId('m1') })), false, 'a repeat of an id in its conversation');
-        assert.equal(store.insertNow(next({ conversationId: asConversationId('c3'), id: asMessageId('m1'), clientMessageId: 'cm1', seq: 1 })), true, 'both are free in another conversation');
-        assert.equal(store.insertNow(next({})), true);
-      } finally {
-        db.close();
-      }
+    const db = openSqliteDatabase(file);
+    try {
+      const leading = (index: string) => db.prepare<[], { name: string }>(`SELECT name FROM pragma_index_info('${index}') ORDER BY seqno`).all().map((c) => c.name);
+      assert.deepEqual(leading('messages_by_id'), ['id', 'tenant_id', 'conversation_id']);
+      assert.deepEqual(leading('messages_dedup'), ['client_message_id', 'tenant_id', 'conversation_id', 'sender_id']);
+      const store = new SqliteMessageStore(db);
+      const [t, c1, c2] = [asTenantId('acme'), asConversationId('c1'), asConversationId('c2')];
+      assert.equal((await store.get(t, c1, asMessageId('m1')))?.content, 'first');
+      assert.equal(await store.get(t, c2, asMessageId('m1')), null, 'an id is looked up in its conversation');
+      assert.equal(store.sentNow(t, c2, asUserId('ann'), 'cm1')?.id, 'm2');
+      const next = (o: Partial<Message>): Message => ({
+        tenantId: t, conversationId: c1, id: asMessageId('m3'), seq: 2, senderId: asUserId('ann'), clientMessageId: 'cm3',
+        type: 'text', content: 'x', metadata: {}, attachment: null, replyTo: null, createdAt: '2026-11-22T10:00:01.000Z', editedAt: null, deletedAt: null, reactions: [], ...o,
+      });
+      assert.equal(store.insertNow(next({ clientMessageId: 'cm1' })), false, 'a repeat of a client message id in its conversation');
+      assert.equal(store.insertNow(next({ id: asMessageId('m1') })), false, 'a repeat of an id in its conversation');
+      assert.equal(store.insertNow(next({ conversationId: asConversationId('c3'), id: asMessageId('m1'), clientMessageId: 'cm1', seq: 1 })), true, 'both are free in another conversation');
+      assert.equal(store.insertNow(next({})), true);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      db.close();
     }
   });
 
   it('refuses a file that a newer release migrated, and leaves it as it was', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-schema-'));
-    try {
-      const file = join(dir, 'db.sqlite');
-      const db = openSqliteDatabase(file);
-      const current = db.pragma('user_version', { simple: true }) as number;
-      db.pragma(`user_version = ${current + 1}`);
-      db.close();
-      assert.throws(() => openSqliteDatabase(file), /schema version .* this release knows up to/);
-      const raw = new Database(file);
-      assert.equal(raw.pragma('user_version', { simple: true }), current + 1, 'not set back');
-      raw.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const file = join(dir, 'newer.sqlite');
+    const db = openSqliteDatabase(file);
+    const current = db.pragma('user_version', { simple: true }) as number;
+    db.pragma(`user_version = ${current + 1}`);
+    db.close();
+    assert.throws(() => openSqliteDatabase(file), /schema version .* this release knows up to/);
+    const raw = new Database(file);
+    assert.equal(raw.pragma('user_version', { simple: true }), current + 1, 'not set back');
+    raw.close();
   });
 });
 
