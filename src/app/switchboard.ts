@@ -149,6 +149,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
   /** Session closes under way, awaited by a drain so the registry is clean before exit. */
   const closing = new Set<Promise<void>>();
   io.use(handshakeMiddleware({
+    serverId,
     verify: (t) => verifier.verify(t),
     admit: (t, u) => sessions.admit(t, u),
     accepting: () => accepting,

@@ -10,7 +10,7 @@ const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () 
  * A redis-server for one contract test file, started on a free port. `connect()` opens
  * connections as a server would; `flush()` empties the key space between tests.
  */
-export function redisFixture(): { connect(): Promise<RedisConnections>; flush(): Promise<void> } {
+export function redisFixture(): { connect(): Promise<RedisConnections>; flush(): Promise<void>; readonly url: string } {
   let redis: TestRedis;
   const open: RedisConnections[] = [];
   before(async () => {
@@ -25,6 +25,9 @@ export function redisFixture(): { connect(): Promise<RedisConnections>; flush():
       const c = await connectRedis({ url: redis.url, mode: 'single' }, quiet);
       open.push(c);
       return c;
+    },
+    get url() {
+      return redis.url;
     },
     async flush() {
       const client = createClient({ url: redis.url });

@@ -1,4 +1,4 @@
-import type { ServerId, SocketId, TenantId, UserId } from '../../domain/ids.js';
+import type { ServerId, TenantId, UserId } from '../../domain/ids.js';
 import type { ConnectionRegistry, SocketConnection } from '../../ports/connection-registry.js';
 
 /**
@@ -6,33 +6,34 @@ import type { ConnectionRegistry, SocketConnection } from '../../ports/connectio
  * sockets; entries never expire, so it suits a single process only.
  */
 export class MemoryConnectionRegistry implements ConnectionRegistry {
-  private readonly byUser = new Map<string, Map<SocketId, SocketConnection>>();
+  /** A user's sockets in an array: one or a few each, and an array of one is about a fifth of a Map of one. */
+  private readonly byUser = new Map<string, SocketConnection[]>();
 
   async register(c: SocketConnection): Promise<void> {
     const k = `${c.tenantId}/${c.userId}`;
-    const sockets = this.byUser.get(k) ?? new Map<SocketId, SocketConnection>();
-    sockets.set(c.socketId, c);
-    this.byUser.set(k, sockets);
+    // `concat` makes an array of exactly that length (a spread or `push` reserves 17 slots).
+    const others = this.byUser.get(k)?.filter((s) => s.socketId !== c.socketId) ?? [];
+    this.byUser.set(k, others.concat(c));
   }
 
   async unregister(c: SocketConnection): Promise<void> {
     const k = `${c.tenantId}/${c.userId}`;
-    const sockets = this.byUser.get(k);
+    const sockets = this.byUser.get(k)?.filter((s) => s.socketId !== c.socketId);
     if (!sockets) return;
-    sockets.delete(c.socketId);
-    if (sockets.size === 0) this.byUser.delete(k);
+    if (sockets.length === 0) this.byUser.delete(k);
+    else this.byUser.set(k, sockets);
   }
 
   async connectionsOf(tenantId: TenantId, userIds: readonly UserId[]): Promise<SocketConnection[]> {
     const out: SocketConnection[] = [];
     for (const u of new Set(userIds)) {
       const sockets = this.byUser.get(`${tenantId}/${u}`);
-      if (sockets) for (const c of sockets.values()) out.push(c);
+      if (sockets) out.push(...sockets);
     }
     return out;
   }
 
   async connectionsOnServer(serverId: ServerId): Promise<SocketConnection[]> {
-    return [...this.byUser.values()].flatMap((sockets) => [...sockets.values()].filter((c) => c.serverId === serverId));
+    return [...this.byUser.values()].flat().filter((c) => c.serverId === serverId);
   }
 }

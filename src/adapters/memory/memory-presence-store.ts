@@ -3,7 +3,8 @@ import type { ChosenStatus, Presence } from '../../domain/model.js';
 import type { PresenceStore } from '../../ports/presence-store.js';
 
 interface Entry {
-  sessions: Set<SocketId>;
+  /** One or a few per user: an array of one is about a fifth of a Set of one. */
+  sessions: SocketId[];
   chosen: ChosenStatus;
   customStatus: string | null;
   lastSeen: string | null;
@@ -17,7 +18,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const k = `${t}/${u}`;
     let e = this.entries.get(k);
     if (!e) {
-      e = { sessions: new Set(), chosen: 'online', customStatus: null, lastSeen: null };
+      e = { sessions: [], chosen: 'online', customStatus: null, lastSeen: null };
       this.entries.set(k, e);
     }
     return e;
@@ -25,15 +26,18 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async addSession(t: TenantId, u: UserId, sessionId: SocketId, at: string): Promise<number> {
     const e = this.entry(t, u);
-    e.sessions.add(sessionId);
+    if (!e.sessions.includes(sessionId)) e.sessions = e.sessions.concat(sessionId);
     e.lastSeen = at;
-    return e.sessions.size;
+    return e.sessions.length;
   }
 
   async removeSession(t: TenantId, u: UserId, sessionId: SocketId, at: string): Promise<number> {
     const e = this.entry(t, u);
-    if (e.sessions.delete(sessionId)) e.lastSeen = at;
-    return e.sessions.size;
+    if (e.sessions.includes(sessionId)) {
+      e.sessions = e.sessions.filter((s) => s !== sessionId);
+      e.lastSeen = at;
+    }
+    return e.sessions.length;
   }
 
   async setStatus(t: TenantId, u: UserId, change: { status?: ChosenStatus; customStatus?: string | null }): Promise<Presence> {
@@ -54,9 +58,9 @@ export class MemoryPresenceStore implements PresenceStore {
 function view(userId: UserId, e: Entry): Presence {
   return {
     userId,
-    status: e.sessions.size > 0 ? e.chosen : 'offline',
+    status: e.sessions.length > 0 ? e.chosen : 'offline',
     customStatus: e.customStatus,
     lastSeen: e.lastSeen,
-    devices: e.sessions.size,
+    devices: e.sessions.length,
   };
 }

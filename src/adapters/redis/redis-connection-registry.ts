@@ -14,7 +14,8 @@ export class RedisConnectionRegistry implements ConnectionRegistry {
   async register(c: SocketConnection): Promise<void> {
     const userKey = keys.connections(c.tenantId, c.userId);
     await Promise.all([
-      this.redis.hSet(userKey, { [c.socketId]: JSON.stringify(c) }),
+      // The registry's fields only: `c` may be a larger object (a server's whole session).
+      this.redis.hSet(userKey, { [c.socketId]: JSON.stringify({ socketId: c.socketId, serverId: c.serverId, tenantId: c.tenantId, userId: c.userId, deviceId: c.deviceId, connectedAt: c.connectedAt }) }),
       this.redis.expire(userKey, USER_KEY_TTL_SECONDS),
       this.redis.sAdd(keys.serverConnections(c.serverId), [memberOf(c)]),
     ]);

@@ -1,4 +1,4 @@
-import type { SocketId, TenantId, UserId } from '../../domain/ids.js';
+import type { TenantId, UserId } from '../../domain/ids.js';
 import type { SocketConnection } from '../../ports/connection-registry.js';
 
 /**
@@ -6,32 +6,37 @@ import type { SocketConnection } from '../../ports/connection-registry.js';
  * registry: it is always available (also while Redis is down) and costs no round trip.
  */
 export class LocalConnections {
-  private readonly byUser = new Map<string, Map<SocketId, SocketConnection>>();
+  /**
+   * A user's sockets in an array: one or a few each (the per-user limit), and an array of one
+   * is about a fifth of a Map of one, which every idle connection would pay for.
+   */
+  private readonly byUser = new Map<string, SocketConnection[]>();
 
   add(c: SocketConnection): void {
     const k = `${c.tenantId}/${c.userId}`;
-    const sockets = this.byUser.get(k) ?? new Map<SocketId, SocketConnection>();
-    sockets.set(c.socketId, c);
-    this.byUser.set(k, sockets);
+    // `concat` makes an array of exactly that length (a spread or `push` reserves 17 slots).
+    const others = this.byUser.get(k)?.filter((s) => s.socketId !== c.socketId) ?? [];
+    this.byUser.set(k, others.concat(c));
   }
 
   remove(c: SocketConnection): void {
     const k = `${c.tenantId}/${c.userId}`;
-    const sockets = this.byUser.get(k);
-    sockets?.delete(c.socketId);
-    if (sockets?.size === 0) this.byUser.delete(k);
+    const sockets = this.byUser.get(k)?.filter((s) => s.socketId !== c.socketId);
+    if (!sockets) return;
+    if (sockets.length === 0) this.byUser.delete(k);
+    else this.byUser.set(k, sockets);
   }
 
   connectionsOf(tenantId: TenantId, userIds: readonly UserId[]): SocketConnection[] {
     const out: SocketConnection[] = [];
     for (const u of new Set(userIds)) {
       const sockets = this.byUser.get(`${tenantId}/${u}`);
-      if (sockets) for (const c of sockets.values()) out.push(c);
+      if (sockets) out.push(...sockets);
     }
     return out;
   }
 
   all(): SocketConnection[] {
-    return [...this.byUser.values()].flatMap((m) => [...m.values()]);
+    return [...this.byUser.values()].flat();
   }
 }

@@ -12,13 +12,15 @@ import type { LocalConnections } from '../routing/local-connections.js';
 import { tenantTopic } from '../routing/topics.js';
 import { Deadlines } from './deadlines.js';
 
-/** What the server keeps about each connection (seed 002 `UserConnection`). */
-export interface SessionInfo extends Principal {
-  socketId: SocketId;
+/**
+ * What the server keeps about each connection (seed 002 `UserConnection`). It is also the
+ * connection's entry in the local index and the registry (`SocketConnection`): one object per
+ * connection, not a copy of its fields for each.
+ */
+export interface SessionInfo extends Principal, SocketConnection {
   userAgent: string;
   ip: string;
   transport: string;
-  connectedAt: string;
   expiresAt: number | null;
   /** Acknowledged delivery asked for in the handshake (`auth.inbox`), or null. */
   inbox: { after?: number } | null;
@@ -33,17 +35,11 @@ export interface SessionOptions {
   topicsOf(tenantId: TenantId, userId: UserId): Promise<string[]>;
 }
 
-interface Session {
-  info: SessionInfo;
-  /** Its entry in the local index and the registry, made once. */
-  connection: SocketConnection;
-  /** `auth:expiring` was sent for the current token. */
-  warned: boolean;
-}
-
 /** Connection lifecycle: registration, tenant topic, presence, token expiry and refresh. */
 export class SessionService {
-  private readonly sessions = new Map<SocketId, Session>();
+  private readonly sessions = new Map<SocketId, SessionInfo>();
+  /** Sessions sent `auth:expiring` for their current token. */
+  private readonly warned = new Set<SocketId>();
   /** Each session's next expiry step: the `auth:expiring` warning, then the expiry. */
   private readonly expiries: Deadlines<SocketId>;
 
@@ -81,16 +77,15 @@ export class SessionService {
 
   async open(info: SessionInfo): Promise<void> {
     this.logger.debug({ socketId: info.socketId, tenantId: info.tenantId, userId: info.userId, deviceId: info.deviceId, ip: info.ip, userAgent: info.userAgent, transport: info.transport }, 'connection opened');
-    const session: Session = { info, connection: this.connectionOf(info), warned: false };
-    this.sessions.set(info.socketId, session);
-    this.local.add(session.connection);
+    this.sessions.set(info.socketId, info);
+    this.local.add(info);
     // In the local index before the lookup: a channel the user is added to meanwhile still reaches this socket.
     await this.delivery.join(info.socketId, [tenantTopic(info.tenantId)]);
     await this.delivery.join(info.socketId, await this.options.topicsOf(info.tenantId, info.userId));
     // Closed meanwhile: nothing to expire.
-    if (this.sessions.get(info.socketId) === session) this.armExpiry(session);
+    if (this.sessions.get(info.socketId) === info) this.armExpiry(info);
     // Without the shared registry the socket still works locally; it is announced again when the backend is back.
-    await this.announce(session).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));
+    await this.announce(info).catch((err: unknown) => this.logger.warn({ err, socketId: info.socketId }, 'could not register the session in the cluster'));
   }
 
   /**
@@ -113,79 +108,68 @@ export class SessionService {
 
   /** Accepts a fresh token for the same user and tenant and moves the expiry. */
   refresh(socketId: SocketId, claims: TokenClaims): { expiresAt: number | null } {
-    const session = this.sessions.get(socketId);
-    if (!session) throw new SwitchboardError('UNAVAILABLE', 'The session is closing');
-    if (claims.tenantId !== session.info.tenantId || claims.userId !== session.info.userId) throw new SwitchboardError('AUTH_MISMATCH');
-    session.info.expiresAt = claims.expiresAt;
-    session.warned = false;
-    this.armExpiry(session);
+    const info = this.sessions.get(socketId);
+    if (!info) throw new SwitchboardError('UNAVAILABLE', 'The session is closing');
+    if (claims.tenantId !== info.tenantId || claims.userId !== info.userId) throw new SwitchboardError('AUTH_MISMATCH');
+    info.expiresAt = claims.expiresAt;
+    this.warned.delete(socketId);
+    this.armExpiry(info);
     return { expiresAt: claims.expiresAt };
   }
 
   async close(socketId: SocketId): Promise<void> {
-    const session = this.sessions.get(socketId);
-    if (!session) return;
+    const info = this.sessions.get(socketId);
+    if (!info) return;
     this.sessions.delete(socketId);
+    this.warned.delete(socketId);
     this.expiries.delete(socketId);
-    const { info, connection } = session;
-    this.local.remove(connection);
+    this.local.remove(info);
     this.presence.disconnected(info, socketId);
-    await this.registry.unregister(connection);
+    await this.registry.unregister(info);
   }
 
   get(socketId: SocketId): SessionInfo | undefined {
-    return this.sessions.get(socketId)?.info;
+    return this.sessions.get(socketId);
   }
 
   list(): SessionInfo[] {
-    return [...this.sessions.values()].map((s) => s.info);
+    return [...this.sessions.values()];
   }
 
   get size(): number {
     return this.sessions.size;
   }
 
-  private async announce(session: Session): Promise<void> {
-    await this.registry.register(session.connection);
-    await this.presence.connected(session.info, session.info.socketId);
-  }
-
-  private connectionOf(info: SessionInfo): SocketConnection {
-    return {
-      socketId: info.socketId,
-      serverId: this.serverId,
-      tenantId: info.tenantId,
-      userId: info.userId,
-      deviceId: info.deviceId,
-      connectedAt: info.connectedAt,
-    };
+  private async announce(info: SessionInfo): Promise<void> {
+    await this.registry.register(info);
+    await this.presence.connected(info, info.socketId);
   }
 
   /** Schedules the session's next expiry step: the `auth:expiring` warning if not sent yet, else the expiry. */
-  private armExpiry(session: Session): void {
-    const { expiresAt, socketId } = session.info;
+  private armExpiry(info: SessionInfo): void {
+    const { expiresAt, socketId } = info;
     if (expiresAt === null) {
       this.expiries.delete(socketId);
       return;
     }
     const warnAt = expiresAt - this.options.expiryWarningMs;
-    this.expiries.set(socketId, !session.warned && warnAt > this.clock.now() ? warnAt : expiresAt);
+    this.expiries.set(socketId, !this.warned.has(socketId) && warnAt > this.clock.now() ? warnAt : expiresAt);
   }
 
   private expiryDue(socketId: SocketId): void {
-    const session = this.sessions.get(socketId);
-    const expiresAt = session?.info.expiresAt;
-    if (!session || expiresAt === undefined || expiresAt === null) return;
+    const info = this.sessions.get(socketId);
+    const expiresAt = info?.expiresAt;
+    if (!info || expiresAt === undefined || expiresAt === null) return;
     const now = this.clock.now();
     if (now < expiresAt) {
-      if (!session.warned && now >= expiresAt - this.options.expiryWarningMs) {
-        session.warned = true;
-        this.delivery.emit([socketId], this.envelopes.create(session.info.tenantId, 'event', 'auth:expiring', { expiresAt }));
+      if (!this.warned.has(socketId) && now >= expiresAt - this.options.expiryWarningMs) {
+        this.warned.add(socketId);
+        this.delivery.emit([socketId], this.envelopes.create(info.tenantId, 'event', 'auth:expiring', { expiresAt }));
       }
-      this.armExpiry(session);
+      this.armExpiry(info);
       return;
     }
-    this.logger.info({ socketId, userId: session.info.userId }, 'token expired; disconnecting');
+    this.logger.info({ socketId, userId: info.userId }, 'token expired; disconnecting');
     this.delivery.disconnect([socketId], 'TOKEN_EXPIRED');
   }
 }

@@ -54,15 +54,14 @@ type DispatchedSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEvents
 class SocketDispatcher {
   /** Token buckets by limit class, created with the socket's first event of the class. */
   private buckets: Map<LimitClass, TokenBucket> | null = null;
-  private windowStart: number;
+  /** Start of the current rejection window; 0 until the first rejection opens one. */
+  private windowStart = 0;
   private rejections = 0;
 
   constructor(
     private readonly socket: DispatchedSocket,
     private readonly deps: DispatcherDeps,
-  ) {
-    this.windowStart = deps.clock.now();
-  }
+  ) {}
 
   async dispatch(packet: unknown[]): Promise<void> {
     const { registry, core, stats, clock, logger, options } = this.deps;

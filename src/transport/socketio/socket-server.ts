@@ -36,6 +36,8 @@ export function createSocketServer(httpServer: HttpServer, o: SocketServerOption
 }
 
 export interface HandshakeDeps {
+  /** This server, recorded in each session (its entry in the connection registry). */
+  serverId: import('../../domain/ids.js').ServerId;
   verify(token: string): Promise<import('../../ports/token-verifier.js').TokenClaims>;
   admit(tenantId: import('../../domain/ids.js').TenantId, userId: import('../../domain/ids.js').UserId): Promise<void>;
   accepting(): boolean;
@@ -60,6 +62,9 @@ export function handshakeMiddleware(deps: HandshakeDeps) {
       }
       if (typeof auth.token !== 'string' || auth.token.length === 0) throw new SwitchboardError('AUTH_REQUIRED');
       const claims = await deps.verify(auth.token);
+      // A credential, and a few hundred bytes per connection: not kept once verified (set, not
+      // deleted: a delete would turn the object into a dictionary, larger than the token).
+      auth.token = undefined;
       const requestedDevice = typeof auth.deviceId === 'string' && ID_PATTERN.test(auth.deviceId) ? auth.deviceId : null;
       const inbox = auth.inbox === undefined ? null : HandshakeInbox.safeParse(auth.inbox);
       if (inbox && !inbox.success) {
@@ -68,6 +73,7 @@ export function handshakeMiddleware(deps: HandshakeDeps) {
       await deps.admit(claims.tenantId, claims.userId);
       socket.data.session = {
         socketId: asSocketId(socket.id),
+        serverId: deps.serverId,
         tenantId: claims.tenantId,
         userId: claims.userId,
         // A device named in the token wins over one the client names itself.
