@@ -73,6 +73,32 @@ describe('in PostgreSQL', () => {
     await open(url);
     assert.equal((await pool!.query('SELECT version FROM schema_migrations')).rowCount, rows.length, 'a later start finds nothing to do');
   });
+
+  it('keeps the messages of a schema whose unique indexes led with the conversation, and the same uniqueness on the new ones', async () => {
+    const url = await database.freshSchema();
+    const first = await open(url);
+    // The schema as the first migration left it.
+    await first.query(`DROP INDEX messages_by_id; CREATE UNIQUE INDEX messages_by_id ON messages (tenant_id, conversation_id, id);
+      DROP INDEX messages_dedup; CREATE UNIQUE INDEX messages_dedup ON messages (tenant_id, conversation_id, sender_id, client_message_id);
+      DELETE FROM schema_migrations WHERE version > 1`);
+    const t = asTenantId('acme');
+    const message = (o: Partial<Message>): Message => ({
+      tenantId: t, conversationId: asConversationId('c1'), id: asMessageId('m1'), seq: 1, senderId: asUserId('ann'), clientMessageId: 'cm1',
+      type: 'text', content: 'first', metadata: {}, attachment: null, replyTo: null, createdAt: '2026-11-22T10:00:00.000Z', editedAt: null, deletedAt: null, reactions: [], ...o,
+    });
+    await new PostgresMessageStore(first).insert([message({}), message({ conversationId: asConversationId('c2'), id: asMessageId('m2'), content: 'the same client id in another conversation' })]);
+
+    const pool = await open(url);
+    const indexdef = async (name: string) => (await pool.query<{ indexdef: string }>('SELECT indexdef FROM pg_indexes WHERE indexname = $1 AND schemaname = current_schema()', [name])).rows[0]?.indexdef;
+    assert.match((await indexdef('messages_by_id')) ?? '', /\(id, tenant_id, conversation_id\)/);
+    assert.match((await indexdef('messages_dedup')) ?? '', /\(client_message_id, tenant_id, conversation_id, sender_id\)/);
+    const store = new PostgresMessageStore(pool);
+    assert.equal((await store.get(t, asConversationId('c1'), asMessageId('m1')))?.content, 'first');
+    assert.equal((await store.get(t, asConversationId('c2'), asMessageId('m2')))?.content, 'the same client id in another conversation');
+    assert.equal(await store.insert([message({ id: asMessageId('m3'), seq: 2 })]), 0, 'a repeat of a client message id in its conversation');
+    assert.equal(await store.insert([message({ seq: 2, clientMessageId: 'cm3' })]), 0, 'a repeat of an id in its conversation');
+    assert.equal(await store.insert([message({ conversationId: asConversationId('c3'), clientMessageId: 'cm3' })]), 1, 'the same id in another conversation');
+  });
 });
 
 describe('SQLite schema', () => {

@@ -72,6 +72,17 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (tenant_id, conversation_id, user_id)
   );
   `,
+  // The unique indexes lead with the time-ordered ids (ULIDs, and client ids such as the SDK's
+  // UUIDv7s), so new entries go to the end of each index instead of to their conversation's
+  // page: measured with 300 000 messages over 100 conversations, inserts in batches of 50 took
+  // 22–23 µs per message instead of 27–32, and each index is 17 MB instead of 30.
+  // Same columns, same uniqueness. Rebuilt under the migration's lock: on a large table, writes wait for it.
+  `
+  DROP INDEX messages_by_id;
+  CREATE UNIQUE INDEX messages_by_id ON messages (id, tenant_id, conversation_id);
+  DROP INDEX messages_dedup;
+  CREATE UNIQUE INDEX messages_dedup ON messages (client_message_id, tenant_id, conversation_id, sender_id);
+  `,
 ];
 
 /** Any fixed number, the same in every process: the key of the advisory lock that serializes migrations. */
