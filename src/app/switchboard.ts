@@ -174,6 +174,11 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     const opened = async () => {
       // Tracked before it is registered, so live inbox entries wait for the replay.
       if (info.inbox) await streams.track(info, info.socketId, info.inbox.after);
+      // Gone while its inbox was read: its disconnect found nothing to close, so nothing opens.
+      if (socket.disconnected) {
+        streams.untrack(info.socketId);
+        return;
+      }
       await sessions.open(info);
       socket.emit('session:ready', envelopes.create(info.tenantId, 'event', 'session:ready', {
         socketId: info.socketId,

@@ -40,6 +40,8 @@ export class SessionService {
   private readonly sessions = new Map<SocketId, SessionInfo>();
   /** Sessions sent `auth:expiring` for their current token. */
   private readonly warned = new Set<SocketId>();
+  /** Opens under way, which a close of the same socket waits for. */
+  private readonly opening = new Map<SocketId, Promise<void>>();
   /** Each session's next expiry step: the `auth:expiring` warning, then the expiry. */
   private readonly expiries: Deadlines<SocketId>;
 
@@ -47,8 +49,8 @@ export class SessionService {
     private readonly serverId: ServerId,
     private readonly registry: ConnectionRegistry,
     private readonly local: LocalConnections,
-    private readonly presence: PresenceService,
-    private readonly delivery: LocalDelivery,
+    private readonly presence: Pick<PresenceService, 'connected' | 'disconnected' | 'reap'>,
+    private readonly delivery: Pick<LocalDelivery, 'join' | 'emit' | 'disconnect'>,
     private readonly envelopes: EnvelopeFactory,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -75,7 +77,22 @@ export class SessionService {
     }
   }
 
+  /**
+   * Registers the session: local index, tenant and channel topics, token expiry, registry and
+   * presence. A `close` of the socket while this runs waits for it, so that what it registers
+   * is removed after it, not left behind by a close that came first.
+   */
   async open(info: SessionInfo): Promise<void> {
+    const opened = this.register(info);
+    this.opening.set(info.socketId, opened);
+    try {
+      await opened;
+    } finally {
+      if (this.opening.get(info.socketId) === opened) this.opening.delete(info.socketId);
+    }
+  }
+
+  private async register(info: SessionInfo): Promise<void> {
     this.logger.debug({ socketId: info.socketId, tenantId: info.tenantId, userId: info.userId, deviceId: info.deviceId, ip: info.ip, userAgent: info.userAgent, transport: info.transport }, 'connection opened');
     this.sessions.set(info.socketId, info);
     this.local.add(info);
@@ -118,6 +135,8 @@ export class SessionService {
   }
 
   async close(socketId: SocketId): Promise<void> {
+    // Its failure is the open's to report; the close removes whatever it registered.
+    await this.opening.get(socketId)?.catch(() => undefined);
     const info = this.sessions.get(socketId);
     if (!info) return;
     this.sessions.delete(socketId);
