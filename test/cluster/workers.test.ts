@@ -8,7 +8,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
 import { SECRET, next, ok, token } from '../helpers/harness.js';
 import { onLogLines, type LogLine } from '../helpers/log-lines.js';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { freePort, startRedis, track, type TestRedis } from '../helpers/redis-server.js';
 
 interface Ready { serverId: string }
 interface Msg { clientMessageId: string; content: string }
@@ -27,7 +27,7 @@ const baseEnv = (dataDir: string): Record<string, string> => ({
  * `switchboard server --workers N`: one primary owns the port and hands connections to N
  * workers, which join into one cluster over Redis.
  */
-describe('switchboard server --workers', () => {
+describe('switchboard server --workers', { timeout: 60_000 }, () => {
   let redis: TestRedis;
   let primary: ChildProcess;
   let url: string;
@@ -42,13 +42,15 @@ describe('switchboard server --workers', () => {
       env: { ...baseEnv(dataDir), PORT: String(port), SWITCHBOARD_REDIS_URL: redis.url },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    track(primary);
     url = `http://127.0.0.1:${port}`;
     await new Promise<void>((resolve, reject) => {
       onLogLines(primary.stdout!, (line) => {
         logs.push(line);
         if (line.msg === 'switchboard listening') resolve();
       });
-      primary.once('exit', (code) => reject(new Error(`the primary exited early with ${code}`)));
+      primary.once('exit', (code) => reject(new Error(`the primary exited early with ${code}; it logged:\n${problems()}`)));
+      setTimeout(() => reject(new Error(`the primary did not listen within 30 s; it logged:\n${problems()}`)), 30_000).unref();
     });
   });
   after(async () => {
@@ -58,12 +60,16 @@ describe('switchboard server --workers', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** The warnings and errors the primary and its workers logged, for a failure's message. */
+  const problems = (): string => logs.filter((l) => (l.level ?? 0) >= 40).map((l) => JSON.stringify(l)).join('\n');
+
   const connectAs = async (user: string, transports: ('polling' | 'websocket')[]): Promise<{ socket: Socket; serverId: string }> => {
     const socket = io(url, { auth: { token: await token(user), v: 1 }, transports, reconnection: false, forceNew: true });
     clients.push(socket);
     const ready = await new Promise<Envelope<Ready>>((resolve, reject) => {
       socket.once('session:ready', resolve);
       socket.once('connect_error', reject);
+      socket.once('disconnect', (reason) => reject(new Error(`${user} was disconnected before its session was ready (${reason}); the server logged:\n${problems()}`)));
     });
     return { socket, serverId: ready.payload.data.serverId };
   };
