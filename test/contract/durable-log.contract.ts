@@ -217,7 +217,8 @@ export function durableLogContract(name: string, make: () => Promise<DurableLogH
         await first.append(range(1, 3).map((seq) => message(tenant, 'c1', seq)));
         const lost = new Received(timeoutMs);
         first.consume({ group: g, consumer: 'worker-1', batchSize: 10 }, lost.handler('first', { after: holdIfFrom(tenant, never.wait) }));
-        await lost.until(() => lost.messages(tenant).length >= 3, 'the first delivery');
+        // The held batch holds 1, 1 and 2, or all three: records left by earlier tests in a shared log may fill it up.
+        await lost.until(() => lost.messages(tenant).length >= 1, 'the first delivery');
         await first.close(); // the process dies with the batch in hand
 
         const second = await h.open();
@@ -303,7 +304,8 @@ export function durableLogContract(name: string, make: () => Promise<DurableLogH
         await log.append([message(tenant, 'c1', 1), message(tenant, 'c1', 2)]);
         const got = new Received(timeoutMs);
         const consumer = log.consume({ group: g, consumer: 'worker-1', batchSize: 10 }, got.handler('a', { after: holdIfFrom(tenant, giveUp.wait) }));
-        await got.until(() => got.messages(tenant).length >= 2, 'the batch');
+        // The held batch holds 1, or 1 and 2: records left by earlier tests in a shared log may fill it up.
+        await got.until(() => got.messages(tenant).length >= 1, 'the batch');
         const stopping = consumer.stop();
         giveUp.fail(new Error('the processor is stopping'));
         await stopping;
