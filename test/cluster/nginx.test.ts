@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { next, ok, token, until } from '../helpers/harness.js';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { freePort, startRedis, track, type TestRedis } from '../helpers/redis-server.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 
@@ -49,12 +50,18 @@ describe('behind nginx with deploy/nginx.conf', () => {
     const port = await freePort();
     writeFileSync(join(prefix, 'nginx.conf'), nginxConfig([0, 1, 2].map((i) => cluster.node(i).port), port));
     nginx = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    track(nginx);
     url = `http://127.0.0.1:${port}`;
     await until(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 10_000, 50);
   });
   after(async () => {
     for (const c of clients) c.close();
-    nginx?.kill('SIGKILL');
+    if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
+      const gone = once(nginx, 'exit');
+      // Fast shutdown: the master stops its workers first. Killed with SIGKILL, it would leave them listening.
+      nginx.kill('SIGTERM');
+      await gone;
+    }
     await cluster?.stop();
     await redis?.stop();
     if (prefix) rmSync(prefix, { recursive: true, force: true });
