@@ -10,7 +10,7 @@ describe('graceful drain', () => {
   after(closeClients);
 
   it('turns readiness red, refuses new connections and closes existing ones in spread-out batches with a reconnect reason', async () => {
-    const server = await startServer({ SWITCHBOARD_DRAIN_WINDOW_MS: '1500', SWITCHBOARD_STORE: 'memory' });
+    const server = await startServer({ SWITCHBOARD_DRAIN_WINDOW_MS: '1500', SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: '8000', SWITCHBOARD_STORE: 'memory' });
     const clients: Socket[] = [];
     for (let i = 0; i < 150; i++) clients.push(await connect(server, `user${i}`));
     const told = new Map<Socket, DisconnectData>();

@@ -82,23 +82,25 @@ describe('handshake and session', () => {
   });
 
   it('warns before the token expires and disconnects with TOKEN_EXPIRED without a refresh', async () => {
-    const socket = await connect(server, 'shortlived', { ttlSeconds: 2 });
-    const expiring = await next<{ expiresAt: number }>(socket, 'auth:expiring', () => true, 3000);
+    // Expiry is in whole seconds: a 3 s token expires 2–3 s after it is minted, so the warning
+    // (1 s before) comes 1–2 s after it, never before the session is open.
+    const socket = await connect(server, 'shortlived', { ttlSeconds: 3 });
+    const expiring = await next<{ expiresAt: number }>(socket, 'auth:expiring', () => true, 4000);
     assert.ok(expiring.payload.data.expiresAt > Date.now());
     const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve));
-    const notice = await next<{ code: string; reconnect: boolean }>(socket, 'session:disconnect', () => true, 4000);
+    const notice = await next<{ code: string; reconnect: boolean }>(socket, 'session:disconnect', () => true, 5000);
     assert.equal(notice.payload.data.code, 'TOKEN_EXPIRED');
     assert.equal(notice.payload.data.reconnect, true);
     assert.equal(await closed, 'io server disconnect');
   });
 
   it('keeps a refreshed session open past the first expiry', async () => {
-    const socket = await connect(server, 'kept', { ttlSeconds: 2 });
-    await next(socket, 'auth:expiring', () => true, 3000);
+    const socket = await connect(server, 'kept', { ttlSeconds: 3 });
+    await next(socket, 'auth:expiring', () => true, 4000);
     await ok(socket, 'auth:refresh', { token: await token('kept', 'acme', { ttlSeconds: 3600 }) });
     const longer = await connect(server, 'witness', { ttlSeconds: 2 });
-    // The witness's token expires at the same moment the first one would have.
-    await next(longer, 'session:disconnect', () => true, 4000);
+    // The witness's token, minted after the warning, expires no earlier than the first one would have.
+    await next(longer, 'session:disconnect', () => true, 5000);
     assert.equal(socket.connected, true);
     await ok(socket, 'room:list', {});
   });

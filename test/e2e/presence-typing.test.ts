@@ -123,7 +123,7 @@ describe('presence', () => {
 describe('typing', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer({ SWITCHBOARD_TYPING_THROTTLE_MS: '60000', SWITCHBOARD_TYPING_TIMEOUT_MS: '600', SWITCHBOARD_STORE: 'memory' });
+    server = await startServer({ SWITCHBOARD_TYPING_THROTTLE_MS: '60000', SWITCHBOARD_TYPING_TIMEOUT_MS: '1500', SWITCHBOARD_STORE: 'memory' });
   });
   afterEach(closeClients);
   after(() => server.dispose());
@@ -158,10 +158,10 @@ describe('typing', () => {
     await ok(alice, 'typing:start', { conversationId: room });
     assert.deepEqual(await ok(alice, 'typing:start', { conversationId: room }), { throttled: true });
     const both = next<Typing>(carol, 'typing:update', (t) => t.userId === 'ben' && t.typing);
+    const timedOut = next<Typing>(carol, 'typing:update', (t) => t.userId === 'ann' && t.reason === 'timeout');
     await ok(bob, 'typing:start', { conversationId: room });
     assert.deepEqual([...(await both).payload.data.typers].sort(), ['ann', 'ben']);
 
-    const timedOut = next<Typing>(carol, 'typing:update', (t) => t.userId === 'ann' && t.reason === 'timeout');
     assert.deepEqual((await timedOut).payload.data.typers, ['ben']);
     assert.equal(atCarol.filter((e) => e.payload.data.userId === 'ann' && e.payload.data.typing).length, 1, 'the throttled repeat was not broadcast');
   });

@@ -37,7 +37,13 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
     ...env,
   });
   const app = await createSwitchboard(config);
-  const port = await app.start();
+  let port: number;
+  try {
+    port = await app.start();
+  } catch (err) {
+    await app.stop();
+    throw err;
+  }
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -72,6 +78,21 @@ export interface ClientOptions {
 
 const open = new Set<Socket>();
 
+/**
+ * Starts a server again on the port of one that stopped. Another process may take the port
+ * in between (an outgoing connection's ephemeral port), so a refused port is tried again.
+ */
+export async function restartServer(stopped: Pick<TestServer, 'port' | 'dataDir'>, env: Record<string, string> = {}): Promise<TestServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServer({ ...env, PORT: String(stopped.port) }, stopped.dataDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
 /** Connects the official client and resolves once the server sent `session:ready`. */
 export async function connect(server: Pick<TestServer, 'url'>, user: string, o: ClientOptions = {}): Promise<Socket> {
   const socket = io(server.url, {
@@ -85,6 +106,7 @@ export async function connect(server: Pick<TestServer, 'url'>, user: string, o: 
   await new Promise<void>((resolve, reject) => {
     socket.once('session:ready', () => resolve());
     socket.once('connect_error', reject);
+    socket.once('disconnect', (reason) => reject(new Error(`${user} was disconnected before its session was ready (${reason})`)));
   });
   return socket;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createClient, MemoryStorage, SwitchboardClientError, type Envelope, type Message, type SendResult, type SwitchboardClient } from '../../packages/client/src/index.js';
-import { startServer, type TestServer } from '../helpers/harness.js';
+import { restartServer, startServer, type TestServer } from '../helpers/harness.js';
 import { closeSdkClients, gate, holdable, nextEvent, received, sdk, type Received } from './sdk-harness.js';
 
 describe('SDK: delivery guarantees and recovery', () => {
@@ -154,7 +154,7 @@ describe('SDK: server restart', () => {
       const [info] = await down;
       assert.deepEqual([info.code, info.willReconnect], ['SERVER_SHUTDOWN', true]);
       const queued = alice.send(conversation.id, 'during');
-      second = await startServer({ PORT: String(first.port) }, first.dataDir);
+      second = await restartServer(first);
       assert.equal((await queued).seq, 2);
       assert.deepEqual((await bobApp.until(conversation.id, 2, 10_000)).map((m) => m.content), ['before', 'during']);
     } finally {
