@@ -126,7 +126,7 @@ export async function createSwitchboard(config: Config, options: { logger?: Pino
     roomCount: () => io.of('/').adapter.rooms.size - io.of('/').sockets.size,
     processor: () => processor && { ...processor.counts },
   }, clock);
-  const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, { heartbeatMs: config.liveness.heartbeatMs });
+  const liveness = new ServerLiveness(serverId, cluster.directory, cluster.registry, presence, clock, logger, config.liveness);
   /** Registers this server's sessions again, then sends tracked devices what they missed meanwhile. */
   const rejoin = (why: string) =>
     sessions

@@ -8,6 +8,8 @@ import type { PresenceService } from '../presence/presence-service.js';
 export interface ServerLivenessOptions {
   /** How often this server heartbeats and looks for dead servers. */
   heartbeatMs: number;
+  /** A server whose last heartbeat is older than this is taken for dead (the directory's TTL). */
+  serverTtlMs: number;
 }
 
 export interface ReapReport {
@@ -20,18 +22,27 @@ export interface ReapReport {
  * `kill -9`): their sockets leave the registry and their users' sessions end, so those
  * users go offline unless another device keeps them online. Never throws: a failed round
  * is logged and the next one tries again.
+ *
+ * While the directory is out of reach no server can heartbeat, so when it is back every
+ * other server's heartbeat may look stale: this server reaps none until they have had a
+ * TTL to heartbeat again. Otherwise an outage longer than the TTL would have the servers
+ * reap each other, and every user would go offline at once.
  */
 export class ServerLiveness {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly reaped: ((report: ReapReport) => void)[] = [];
   private readonly relisted: (() => void)[] = [];
+  /** The last heartbeat failed: the directory is out of reach. */
+  private unreachable = false;
+  /** No server is reaped before this time (set when the directory is back after an outage). */
+  private reapFrom = 0;
 
   constructor(
     private readonly serverId: ServerId,
     private readonly directory: ServerDirectory,
     private readonly registry: ConnectionRegistry,
-    private readonly presence: PresenceService,
+    private readonly presence: Pick<PresenceService, 'reap'>,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: ServerLivenessOptions,
@@ -67,12 +78,26 @@ export class ServerLiveness {
 
   /** One heartbeat and reaping pass; exposed so callers can drive it deterministically. */
   async round(): Promise<void> {
+    const now = this.clock.now();
+    let listed: boolean;
     try {
-      const now = this.clock.now();
-      if (!(await this.directory.heartbeat(this.serverId, now))) {
-        this.logger.warn({ serverId: this.serverId }, 'this server was missing from the server directory (taken for dead, or the directory lost its data); registering its sessions again');
-        for (const l of this.relisted) l();
-      }
+      listed = await this.directory.heartbeat(this.serverId, now);
+    } catch (err) {
+      this.unreachable = true;
+      this.logger.warn({ err }, 'liveness round failed: the server directory is out of reach');
+      return;
+    }
+    if (this.unreachable) {
+      this.unreachable = false;
+      this.reapFrom = now + this.options.serverTtlMs;
+      this.logger.info({ reapFrom: new Date(this.reapFrom).toISOString() }, 'the server directory is back; other servers have a TTL to heartbeat before any is reaped');
+    }
+    if (!listed) {
+      this.logger.warn({ serverId: this.serverId }, 'this server was missing from the server directory (taken for dead, or the directory lost its data); registering its sessions again');
+      for (const l of this.relisted) l();
+    }
+    if (now < this.reapFrom) return;
+    try {
       for (const dead of await this.directory.deadServers(now)) {
         if (dead === this.serverId || !(await this.directory.claim(dead, this.serverId))) continue;
         await this.reap(dead);
