@@ -26,7 +26,7 @@ describe('npm run bench -- smoke', () => {
   const out = join(dir, 'smoke.json');
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs every scenario and writes well-formed JSON with each of them', { timeout: 600_000 }, async () => {
+  it('runs every scenario and writes well-formed JSON with each of them', { timeout: 480_000 }, async () => {
     const output: string[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn('npm', ['run', '--silent', 'bench', '--', 'smoke', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });

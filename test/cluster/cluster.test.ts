@@ -13,8 +13,8 @@ interface Presence { userId: string; status: string; devices: number }
 interface MessageData { id: string; content: string; senderId: string; conversationId: string }
 interface TypingData { conversationId: string; userId: string; typing: boolean; typers: string[] }
 
-const HEARTBEAT_MS = 200;
-const SERVER_TTL_MS = 1000;
+const HEARTBEAT_MS = 300;
+const SERVER_TTL_MS = 3000;
 const GRACE_MS = 200;
 
 const clusterEnv = (redis: TestRedis): Record<string, string> => ({

@@ -139,10 +139,11 @@ describe('on a real redis-server', () => {
       first.consume({ group: 'processors', consumer: 'dead', batchSize: 10 }, lost.handler('dead', { after: holdIfFrom(tenant, never.wait) }));
       await lost.until(() => lost.messages(tenant).length >= 3, 'the first delivery');
       await first.close();
+      // The entries are idle from here: the dead member's heartbeats stopped with its connection.
+      const startedAt = Date.now();
 
       const second = await h.open();
       const taken = new Received(10_000);
-      const startedAt = Date.now();
       const consumer = second.consume({ group: 'processors', consumer: 'alive', batchSize: 10 }, taken.handler('alive'));
       await taken.until(() => taken.messages(tenant).length >= 3, 'the takeover');
       await consumer.stop();
@@ -155,14 +156,14 @@ describe('on a real redis-server', () => {
   });
 
   it('does not let another member take over a live member’s batch that takes longer than claimIdleMs', async () => {
-    const h = await harness({ claimIdleMs: 150 });
+    const h = await harness({ claimIdleMs: 600 });
     try {
       const tenant = freshTenant();
       const log = await h.open();
       await log.append([1, 2, 3].map((seq) => message(tenant, 'c1', seq)));
       const got = new Received(10_000);
       // The work itself takes four times claimIdleMs; heartbeats keep the entries fresh meanwhile.
-      const slowWork = () => new Promise<void>((resolve) => setTimeout(resolve, 600));
+      const slowWork = () => new Promise<void>((resolve) => setTimeout(resolve, 2400));
       const slow = log.consume({ group: 'processors', consumer: 'slow', batchSize: 10 }, got.handler('slow', { after: holdIfFrom(tenant, slowWork) }));
       await got.until(() => got.messages(tenant, 'slow').length >= 3, 'the slow member’s batch');
       const other = log.consume({ group: 'processors', consumer: 'other', batchSize: 10 }, got.handler('other'));

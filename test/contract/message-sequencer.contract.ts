@@ -158,7 +158,7 @@ export function messageSequencerContract(name: string, makeSubject: (options?: {
     });
 
     it('forgets a client message id once the dedup window has passed (or, storing on accept, remembers it while stored)', async () => {
-      const sequencer = await make({ dedupWindowMs: 150 });
+      const sequencer = await make({ dedupWindowMs: 1000 });
       const sent = draft();
       if (sequencer.storesOnAccept) {
         const first = await sequencer.accept(sent);

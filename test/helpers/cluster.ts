@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_KEY, SECRET, until } from './harness.js';
 import { onLogLines, type LogLine } from './log-lines.js';
-import { freePort, track } from './redis-server.js';
+import { freePort, PortTakenError, track } from './redis-server.js';
 
 
 /** One server process of a test cluster. */
@@ -76,7 +76,7 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
   const history: ClusterNode[] = [];
   let generation = 0;
 
-  const launch = async (i: number): Promise<ClusterNode> => {
+  const launchOnce = async (i: number): Promise<ClusterNode> => {
     const port = ports[i]!;
     generation += 1;
     const serverId = `node${i}-g${generation}`;
@@ -117,12 +117,32 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
       }, LAUNCH_TIMEOUT_MS, 50);
     } catch (err) {
       child.kill('SIGKILL');
+      if (early && stderr.includes('EADDRINUSE')) {
+        history.splice(history.indexOf(node), 1);
+        throw new PortTakenError(`port ${port} was taken before ${serverId} could listen`);
+      }
       if (early) throw err;
       const logs = node.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n');
       throw new Error(`${serverId} not ready within ${LAUNCH_TIMEOUT_MS} ms; /health/ready: ${lastAnswer}; stderr: ${stderr.slice(-2000)}; last logs:\n${logs}`);
     }
     nodes[i] = node;
     return node;
+  };
+
+  /**
+   * Another process may take a port between freePort() and the node's listen (an outgoing
+   * connection's ephemeral port): a first start moves to another port, a restart tries again.
+   */
+  const launch = async (i: number, restarting: boolean): Promise<ClusterNode> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launchOnce(i);
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt === 5) throw err;
+        if (!restarting) ports[i] = await freePort();
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
   };
 
   const kill = async (i: number, signal: NodeJS.Signals = 'SIGKILL') => {
@@ -134,7 +154,7 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
   };
 
   try {
-    await Promise.all(ports.map((_, i) => launch(i)));
+    await Promise.all(ports.map((_, i) => launch(i, false)));
   } catch (err) {
     await Promise.all(nodes.map((_, i) => kill(i)));
     rmSync(dataDir, { recursive: true, force: true });
@@ -152,7 +172,7 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
     kill,
     restart: async (i) => {
       await kill(i);
-      return launch(i);
+      return launch(i, true);
     },
     async stop() {
       await Promise.all(nodes.map((_, i) => kill(i)));

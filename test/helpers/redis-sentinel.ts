@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { until } from './harness.js';
-import { freePort, startRedis } from './redis-server.js';
+import { freePort, startRedis, track } from './redis-server.js';
 
 /** A Redis master watched by one Sentinel, both on free loopback ports. */
 export interface TestSentinel {
@@ -22,7 +22,7 @@ export async function startSentinel(masterName = 'sbmaster'): Promise<TestSentin
   const conf = join(dir, 'sentinel.conf');
   writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, ''].join('\n'));
   const sentinel: ChildProcess = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  process.once('exit', () => sentinel.kill('SIGKILL'));
+  track(sentinel);
   const stop = async () => {
     if (sentinel.exitCode === null && sentinel.signalCode === null) {
       const gone = new Promise((resolve) => sentinel.once('exit', resolve));

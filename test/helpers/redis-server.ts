@@ -31,18 +31,29 @@ export function redisArgs(port: number, extra: string[] = []): string[] {
   return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extra];
 }
 
-/** Resolves once the server at `port` answers PING. */
-export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
+/** Another process holds the port a redis-server was started on. */
+export class PortTakenError extends Error {}
+
+/**
+ * Resolves once the server at `port` answers PING. Given the `child` started on it, only if
+ * that process answers: it fails at once if the child exits (it could not bind the port) or
+ * another server answers there.
+ */
+export async function waitForRedis(port: number, timeoutMs = 10_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new PortTakenError(`redis-server on port ${port} exited at start`);
     const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
     client.on('error', () => undefined);
     try {
       await client.connect();
       await client.ping();
+      const info = child ? await client.info('server') : '';
       await client.close();
+      if (child && !info.includes(`process_id:${child.pid}\r\n`)) throw new PortTakenError(`another server answers on port ${port}`);
       return;
     } catch (err) {
+      if (err instanceof PortTakenError) throw err;
       // A client whose connect failed is already closed, and destroy() then throws.
       if (client.isOpen) client.destroy();
       if (Date.now() > deadline) throw err;
@@ -61,7 +72,14 @@ const running = new Set<ChildProcess>();
 
 /** Kills `child` (SIGKILL) if the test process exits while it still runs. */
 export function track(child: ChildProcess): void {
-  if (!process.listeners('exit').includes(killRunning)) process.once('exit', killRunning);
+  if (!process.listeners('exit').includes(killRunning)) {
+    process.once('exit', killRunning);
+    // The test runner ends a file that runs out of time with SIGTERM, which skips 'exit' hooks.
+    process.once('SIGTERM', () => {
+      killRunning();
+      process.exit(143);
+    });
+  }
   running.add(child);
   child.once('exit', () => running.delete(child));
 }
@@ -70,15 +88,14 @@ function killRunning(): void {
   for (const c of running) c.kill('SIGKILL');
 }
 
-/** Starts a redis-server child process; it dies with the test process. */
+/**
+ * Starts a redis-server child process; it dies with the test process. A port free a moment
+ * ago may be taken by another process before the server binds it: then it starts on another
+ * (or, restarting, tries the same port again).
+ */
 export async function startRedis(extra: string[] = []): Promise<TestRedis> {
-  const port = await freePort();
+  let port = 0;
   let child: ChildProcess | undefined;
-  const launch = async () => {
-    child = spawn('redis-server', redisArgs(port, extra), { stdio: 'ignore' });
-    track(child);
-    await waitForRedis(port);
-  };
   const kill = async () => {
     if (!child) return;
     const c = child;
@@ -86,6 +103,28 @@ export async function startRedis(extra: string[] = []): Promise<TestRedis> {
     c.kill('SIGKILL');
     await exited(c);
   };
-  await launch();
-  return { port, url: `redis://127.0.0.1:${port}`, kill, restart: launch, stop: kill };
+  const launch = async () => {
+    child = spawn('redis-server', redisArgs(port, extra), { stdio: 'ignore' });
+    track(child);
+    try {
+      await waitForRedis(port, 10_000, child);
+    } catch (err) {
+      await kill();
+      throw err;
+    }
+  };
+  const retrying = async (nextPort: () => Promise<number>) => {
+    for (let attempt = 1; ; attempt++) {
+      port = await nextPort();
+      try {
+        return await launch();
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt === 5) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  };
+  await retrying(freePort);
+  const fixed = port;
+  return { port, url: `redis://127.0.0.1:${port}`, kill, restart: () => retrying(async () => fixed), stop: kill };
 }
