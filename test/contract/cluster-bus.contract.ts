@@ -14,11 +14,15 @@ const batch = (n: number, extra: Partial<DeliveryBatch['items'][number]> = {}): 
 });
 
 /** Resolves after `count` batches arrived at `inbox`, or rejects after a while. */
-function collect(count: number): { handler: (b: DeliveryBatch) => void; done: Promise<DeliveryBatch[]> } {
+function collect(count: number, timeoutMs = 10_000): { handler: (b: DeliveryBatch) => void; done: Promise<DeliveryBatch[]> } {
   const got: DeliveryBatch[] = [];
   let resolve!: (b: DeliveryBatch[]) => void;
-  const done = new Promise<DeliveryBatch[]>((r) => (resolve = r));
-  return { handler: (b) => (got.push(b), got.length === count && resolve(got)), done };
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<DeliveryBatch[]>((r, reject) => {
+    resolve = r;
+    timer = setTimeout(() => reject(new Error(`${got.length} of ${count} batches arrived within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return { handler: (b) => (got.push(b), got.length === count && (clearTimeout(timer), resolve(got))), done };
 }
 
 /** The behaviour every ClusterBus must have; `make` returns two buses of one cluster (two servers). */

@@ -122,11 +122,12 @@ describe('SQLite schema', () => {
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         if (out.includes('opening')) resolve();
       });
+      child.once('exit', (code) => reject(new Error(`the opener exited with ${code} before it opened: ${err}`)));
     });
     // The other process's migration goes on for a while after the opener started; the opener
     // must wait for it, not fail. (The length of the migration is the scenario, not a wait for an event.)
