@@ -446,6 +446,8 @@ describe('crash test: server kill -9 and processor kill -9 under load', { timeou
         // Every acknowledged message is one more log record the frozen processor has not read.
         await poll(async () => (await lagInLog()) >= BACKLOG || acked.size + sendFailures.length === TOTAL, 15_000,
           async () => `a backlog of ${BACKLOG} log records (${await lagInLog()})`);
+        // An insert the processor sent just before it froze still runs, and commits, on the server.
+        await poll(async () => (await processorInserts(false)).length === 0, 10_000, () => 'the frozen processor\'s last insert to finish');
         const storedMax = new Map((await pool.query<{ conversation_id: string; max: string }>(
           'SELECT conversation_id, max(seq) AS max FROM messages GROUP BY conversation_id',
         )).rows.map((r) => [r.conversation_id, Number(r.max)]));
