@@ -50,7 +50,7 @@ describe('behind nginx with deploy/nginx.conf', () => {
     const port = await freePort();
     writeFileSync(join(prefix, 'nginx.conf'), nginxConfig([0, 1, 2].map((i) => cluster.node(i).port), port));
     nginx = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-    track(nginx);
+    track(nginx, 'SIGTERM');
     url = `http://127.0.0.1:${port}`;
     await until(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 10_000, 50);
   });

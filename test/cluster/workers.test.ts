@@ -27,7 +27,7 @@ const baseEnv = (dataDir: string): Record<string, string> => ({
  * `switchboard server --workers N`: one primary owns the port and hands connections to N
  * workers, which join into one cluster over Redis.
  */
-describe('switchboard server --workers', { timeout: 60_000 }, () => {
+describe('switchboard server --workers', { timeout: 180_000 }, () => {
   let redis: TestRedis;
   let primary: ChildProcess;
   let url: string;

@@ -105,7 +105,8 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
       stderr += chunk.toString();
     });
     let early = false;
-    void exited(child).then(() => (early = true));
+    // Once its output is closed too, so stderr holds everything the node wrote.
+    child.once('close', () => (early = true));
     /** What /health/ready last answered, for the error when the node never gets ready. */
     let lastAnswer = 'no answer yet';
     try {
@@ -117,10 +118,7 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
       }, LAUNCH_TIMEOUT_MS, 50);
     } catch (err) {
       child.kill('SIGKILL');
-      if (early && stderr.includes('EADDRINUSE')) {
-        history.splice(history.indexOf(node), 1);
-        throw new PortTakenError(`port ${port} was taken before ${serverId} could listen`);
-      }
+      if (early && stderr.includes('EADDRINUSE')) throw new PortTakenError(`port ${port} was taken before ${serverId} could listen`);
       if (early) throw err;
       const logs = node.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n');
       throw new Error(`${serverId} not ready within ${LAUNCH_TIMEOUT_MS} ms; /health/ready: ${lastAnswer}; stderr: ${stderr.slice(-2000)}; last logs:\n${logs}`);
@@ -153,12 +151,13 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
     await exited(node.child);
   };
 
-  try {
-    await Promise.all(ports.map((_, i) => launch(i, false)));
-  } catch (err) {
+  const launched = await Promise.allSettled(ports.map((_, i) => launch(i, false)));
+  const failed = launched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Only once every launch has ended: one still starting would find its data directory gone.
     await Promise.all(nodes.map((_, i) => kill(i)));
     rmSync(dataDir, { recursive: true, force: true });
-    throw err;
+    throw failed.reason;
   }
 
   return {

@@ -41,7 +41,9 @@ export async function startServer(env: Record<string, string> = {}, dataDir?: st
   try {
     port = await app.start();
   } catch (err) {
-    await app.stop();
+    // The listen's error is the one to report (a refused port is tried again by restartServer).
+    await app.stop().catch(() => undefined);
+    if (!dataDir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   let stopped = false;

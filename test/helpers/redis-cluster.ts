@@ -58,7 +58,7 @@ async function startOnce(nodes: number): Promise<TestRedisCluster> {
   const children: ChildProcess[] = ports.map((port) =>
     spawn('redis-server', redisArgs(port, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0', '--dir', dir]), { stdio: 'ignore' }),
   );
-  children.forEach(track);
+  children.forEach((c) => track(c));
   const kill = (c: ChildProcess) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve();
     c.once('exit', () => resolve());

@@ -68,10 +68,13 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Child processes started and not gone yet: one exit hook kills them all, however many were started. */
-const running = new Set<ChildProcess>();
+const running = new Map<ChildProcess, NodeJS.Signals>();
 
-/** Kills `child` (SIGKILL) if the test process exits while it still runs. */
-export function track(child: ChildProcess): void {
+/**
+ * Kills `child` if the test process exits while it still runs: with SIGKILL, or with the
+ * signal given (nginx needs SIGTERM to stop its workers too).
+ */
+export function track(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
   if (!process.listeners('exit').includes(killRunning)) {
     process.once('exit', killRunning);
     // The test runner ends a file that runs out of time with SIGTERM, which skips 'exit' hooks.
@@ -80,12 +83,12 @@ export function track(child: ChildProcess): void {
       process.exit(143);
     });
   }
-  running.add(child);
+  running.set(child, signal);
   child.once('exit', () => running.delete(child));
 }
 
 function killRunning(): void {
-  for (const c of running) c.kill('SIGKILL');
+  for (const [c, signal] of running) c.kill(signal);
 }
 
 /**

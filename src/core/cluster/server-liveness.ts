@@ -23,19 +23,20 @@ export interface ReapReport {
  * users go offline unless another device keeps them online. Never throws: a failed round
  * is logged and the next one tries again.
  *
- * While the directory is out of reach no server can heartbeat, so when it is back every
- * other server's heartbeat may look stale: this server reaps none until they have had a
- * TTL to heartbeat again. Otherwise an outage longer than the TTL would have the servers
- * reap each other, and every user would go offline at once.
+ * A server that went about a TTL without heartbeating (the directory was out of reach or
+ * stalled, or this process was) reaps none until the others have had a TTL to heartbeat
+ * again: they may have been unable to heartbeat too, and their heartbeats look stale.
+ * Otherwise a Redis outage longer than the TTL would have the servers reap each other, and
+ * every user would go offline at once. A server that just started waits a TTL as well.
  */
 export class ServerLiveness {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly reaped: ((report: ReapReport) => void)[] = [];
   private readonly relisted: (() => void)[] = [];
-  /** The last heartbeat failed: the directory is out of reach. */
-  private unreachable = false;
-  /** No server is reaped before this time (set when the directory is back after an outage). */
+  /** When the directory last took this server's heartbeat. */
+  private lastBeatAt = 0;
+  /** No server is reaped before this time. */
   private reapFrom = 0;
 
   constructor(
@@ -63,6 +64,9 @@ export class ServerLiveness {
 
   async start(): Promise<void> {
     await this.directory.heartbeat(this.serverId, this.clock.now());
+    this.lastBeatAt = this.clock.now();
+    // It may be starting just as the directory comes back from an outage.
+    this.reapFrom = this.lastBeatAt + this.options.serverTtlMs;
     this.timer = setInterval(() => {
       this.running ??= this.round().finally(() => (this.running = undefined));
     }, this.options.heartbeatMs);
@@ -78,26 +82,20 @@ export class ServerLiveness {
 
   /** One heartbeat and reaping pass; exposed so callers can drive it deterministically. */
   async round(): Promise<void> {
-    const now = this.clock.now();
-    let listed: boolean;
     try {
-      listed = await this.directory.heartbeat(this.serverId, now);
-    } catch (err) {
-      this.unreachable = true;
-      this.logger.warn({ err }, 'liveness round failed: the server directory is out of reach');
-      return;
-    }
-    if (this.unreachable) {
-      this.unreachable = false;
-      this.reapFrom = now + this.options.serverTtlMs;
-      this.logger.info({ reapFrom: new Date(this.reapFrom).toISOString() }, 'the server directory is back; other servers have a TTL to heartbeat before any is reaped');
-    }
-    if (!listed) {
-      this.logger.warn({ serverId: this.serverId }, 'this server was missing from the server directory (taken for dead, or the directory lost its data); registering its sessions again');
-      for (const l of this.relisted) l();
-    }
-    if (now < this.reapFrom) return;
-    try {
+      const listed = await this.directory.heartbeat(this.serverId, this.clock.now());
+      const now = this.clock.now();
+      const { serverTtlMs, heartbeatMs } = this.options;
+      if (this.lastBeatAt > 0 && now - this.lastBeatAt > serverTtlMs - heartbeatMs) {
+        this.reapFrom = now + serverTtlMs;
+        this.logger.info({ withoutHeartbeatMs: now - this.lastBeatAt, reapFrom: new Date(this.reapFrom).toISOString() }, 'this server could not heartbeat for about a TTL; the others have a TTL to heartbeat before any is reaped');
+      }
+      this.lastBeatAt = now;
+      if (!listed) {
+        this.logger.warn({ serverId: this.serverId }, 'this server was missing from the server directory (taken for dead, or the directory lost its data); registering its sessions again');
+        for (const l of this.relisted) l();
+      }
+      if (now < this.reapFrom) return;
       for (const dead of await this.directory.deadServers(now)) {
         if (dead === this.serverId || !(await this.directory.claim(dead, this.serverId))) continue;
         await this.reap(dead);
