@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_KEY, SECRET, until } from './harness.js';
 import { onLogLines, type LogLine } from './log-lines.js';
-import { freePort, PortTakenError, track } from './redis-server.js';
+import { freePort, PortTakenError, retryWhilePortTaken, track } from './redis-server.js';
 
 
 /** One server process of a test cluster. */
@@ -131,17 +131,11 @@ export async function startCluster(n: number, env: Record<string, string>): Prom
    * Another process may take a port between freePort() and the node's listen (an outgoing
    * connection's ephemeral port): a first start moves to another port, a restart tries again.
    */
-  const launch = async (i: number, restarting: boolean): Promise<ClusterNode> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await launchOnce(i);
-      } catch (err) {
-        if (!(err instanceof PortTakenError) || attempt === 5) throw err;
-        if (!restarting) ports[i] = await freePort();
-        await new Promise((r) => setTimeout(r, 100 * attempt));
-      }
-    }
-  };
+  const launch = (i: number, restarting: boolean): Promise<ClusterNode> =>
+    retryWhilePortTaken(async (attempt) => {
+      if (attempt > 1 && !restarting) ports[i] = await freePort();
+      return launchOnce(i);
+    });
 
   const kill = async (i: number, signal: NodeJS.Signals = 'SIGKILL') => {
     const node = nodes[i];

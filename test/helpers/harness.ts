@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/app/config.js';
 import { createSwitchboard, type Switchboard } from '../../src/app/switchboard.js';
 import type { SystemMetrics } from '../../src/core/api/server-api.js';
 import type { Envelope } from '../../src/domain/protocol/envelope.js';
+import { retryWhilePortTaken } from './redis-server.js';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const API_KEY = 'test-api-key-0123456789';
@@ -84,15 +85,11 @@ const open = new Set<Socket>();
  * Starts a server again on the port of one that stopped. Another process may take the port
  * in between (an outgoing connection's ephemeral port), so a refused port is tried again.
  */
-export async function restartServer(stopped: Pick<TestServer, 'port' | 'dataDir'>, env: Record<string, string> = {}): Promise<TestServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startServer({ ...env, PORT: String(stopped.port) }, stopped.dataDir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw err;
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
-  }
+export function restartServer(stopped: Pick<TestServer, 'port' | 'dataDir'>, env: Record<string, string> = {}): Promise<TestServer> {
+  return retryWhilePortTaken(
+    () => startServer({ ...env, PORT: String(stopped.port) }, stopped.dataDir),
+    (err) => (err as NodeJS.ErrnoException).code === 'EADDRINUSE',
+  );
 }
 
 /** Connects the official client and resolves once the server sent `session:ready`. */

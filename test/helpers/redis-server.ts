@@ -31,8 +31,24 @@ export function redisArgs(port: number, extra: string[] = []): string[] {
   return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extra];
 }
 
-/** Another process holds the port a redis-server was started on. */
+/** Another process holds the port a server was started on. */
 export class PortTakenError extends Error {}
+
+/**
+ * Runs `start` again while it fails because its port is taken: a port free a moment ago may
+ * be taken by another process (an outgoing connection's ephemeral port) before a server binds
+ * it. `start` gets the attempt's number, from 1.
+ */
+export async function retryWhilePortTaken<T>(start: (attempt: number) => Promise<T>, taken: (err: unknown) => boolean = (err) => err instanceof PortTakenError): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(attempt);
+    } catch (err) {
+      if (!taken(err) || attempt === 10) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
 
 /**
  * Resolves once the server at `port` answers PING. Given the `child` started on it, only if
@@ -116,18 +132,9 @@ export async function startRedis(extra: string[] = []): Promise<TestRedis> {
       throw err;
     }
   };
-  const retrying = async (nextPort: () => Promise<number>) => {
-    for (let attempt = 1; ; attempt++) {
-      port = await nextPort();
-      try {
-        return await launch();
-      } catch (err) {
-        if (!(err instanceof PortTakenError) || attempt === 5) throw err;
-        await new Promise((r) => setTimeout(r, 100 * attempt));
-      }
-    }
-  };
-  await retrying(freePort);
-  const fixed = port;
-  return { port, url: `redis://127.0.0.1:${port}`, kill, restart: () => retrying(async () => fixed), stop: kill };
+  await retryWhilePortTaken(async () => {
+    port = await freePort();
+    await launch();
+  });
+  return { port, url: `redis://127.0.0.1:${port}`, kill, restart: () => retryWhilePortTaken(launch), stop: kill };
 }
